@@ -1,0 +1,161 @@
+"""Recording purchases and refunds: the one place that writes sales, atomically and idempotently."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from regulars.accounts.models import Business, Location
+from regulars.customers.models import Customer, TimelineEntry
+from regulars.lib.money import to_decimal
+from regulars.sales.models import Product, Purchase, PurchaseLine, Refund
+
+
+class SaleError(ValueError):
+    """Bad input for a sale; `field` names what was wrong."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Line:
+    name: str
+    unit_price: Decimal
+    quantity: int = 1
+    product: Product | None = None
+
+
+def record_purchase(
+    *,
+    business: Business,
+    customer: Customer | None,
+    lines: list[Line] | None = None,
+    amount: Decimal | None = None,
+    location: Location | None = None,
+    cashier=None,
+    occurred_at: datetime | None = None,
+    idempotency_key: str | None = None,
+    external_id: str = "",
+) -> tuple[Purchase, bool]:
+    """Record a purchase from line items (or one plain amount). Returns (purchase, created).
+
+    Invariant: a purchase's total is the sum of its lines; the same idempotency key returns the
+    first purchase and writes nothing.
+    """
+    if customer is not None and customer.business_id != business.pk:
+        raise SaleError("customer", "belongs to another business")
+    if location is not None and location.business_id != business.pk:
+        raise SaleError("location", "belongs to another business")
+    if idempotency_key:
+        existing = Purchase.objects.filter(business=business, idempotency_key=idempotency_key)
+        if (found := existing.first()) is not None:
+            return found, False
+    if not lines:
+        if amount is None:
+            raise SaleError("amount", "enter an amount or at least one item")
+        lines = [Line(name="", unit_price=to_decimal(amount))]
+    for i, line in enumerate(lines):
+        if line.quantity < 1:
+            raise SaleError(f"lines[{i}].quantity", "must be at least 1")
+        if line.unit_price < 0:
+            raise SaleError(f"lines[{i}].unit_price", "must not be negative")
+        if line.product is not None and line.product.business_id != business.pk:
+            raise SaleError(f"lines[{i}].product", "belongs to another business")
+    total = sum((line.unit_price * line.quantity for line in lines), Decimal("0"))
+    when = occurred_at or timezone.now()
+    try:
+        with transaction.atomic():
+            purchase = Purchase.objects.create(
+                business=business,
+                customer=customer,
+                location=location,
+                cashier=cashier,
+                occurred_at=when,
+                total=total,
+                idempotency_key=idempotency_key or None,
+                external_id=external_id,
+            )
+            PurchaseLine.objects.bulk_create(
+                PurchaseLine(
+                    purchase=purchase,
+                    product=line.product,
+                    name=line.name or (line.product.name if line.product else ""),
+                    quantity=line.quantity,
+                    unit_price=line.unit_price,
+                    amount=line.unit_price * line.quantity,
+                )
+                for line in lines
+            )
+            if customer is not None:
+                TimelineEntry.objects.create(
+                    business=business,
+                    customer=customer,
+                    kind=TimelineEntry.Kind.PURCHASE,
+                    at=when,
+                    data={"purchase": purchase.code, "total": str(total)},
+                    staff=cashier,
+                    location=location,
+                )
+    except IntegrityError:
+        # A concurrent retry with the same key won the race: return its purchase.
+        if idempotency_key:
+            return Purchase.objects.get(business=business, idempotency_key=idempotency_key), False
+        raise
+    return purchase, True
+
+
+def refund_purchase(
+    *,
+    purchase: Purchase,
+    amount: Decimal | None = None,
+    reason: str = "",
+    staff=None,
+    idempotency_key: str | None = None,
+) -> tuple[Refund, bool]:
+    """Refund all of a purchase or part of it. Returns (refund, created).
+
+    The purchase row is locked so two refunds racing cannot give back more than was paid.
+    """
+    if idempotency_key:
+        found = Refund.objects.filter(
+            business_id=purchase.business_id, idempotency_key=idempotency_key
+        ).first()
+        if found is not None:
+            return found, False
+    with transaction.atomic():
+        locked = Purchase.objects.select_for_update().get(pk=purchase.pk)
+        remaining = locked.total - locked.refunded
+        value = remaining if amount is None else to_decimal(amount)
+        if value <= 0:
+            raise SaleError("amount", "must be more than zero")
+        if value > remaining:
+            raise SaleError("amount", f"at most {remaining} can still be refunded")
+        refund = Refund.objects.create(
+            business_id=locked.business_id,
+            purchase=locked,
+            amount=value,
+            reason=reason,
+            staff=staff,
+            occurred_at=timezone.now(),
+            idempotency_key=idempotency_key or None,
+        )
+        locked.refunded = locked.refunded + value
+        locked.save(update_fields=["refunded"])
+        if locked.customer_id:
+            TimelineEntry.objects.create(
+                business_id=locked.business_id,
+                customer_id=locked.customer_id,
+                kind=TimelineEntry.Kind.REFUND,
+                at=refund.occurred_at,
+                data={"purchase": locked.code, "amount": str(value)},
+                staff=staff,
+            )
+    purchase.refunded = locked.refunded
+    return refund, True

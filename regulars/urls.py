@@ -1,0 +1,17 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from regulars.accounts import views as accounts_views
+
+urlpatterns = [
+    path("", accounts_views.home, name="home"),
+    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("admin/", admin.site.urls),
+    path("healthz", accounts_views.healthz, name="healthz"),
+    path("b/<slug:slug>/", include("regulars.accounts.urls")),
+    path("b/<slug:slug>/customers/", include("regulars.customers.urls")),
+    path("b/<slug:slug>/sales/", include("regulars.sales.urls")),
+]
