@@ -35,6 +35,9 @@ INSTALLED_APPS = [
     "regulars.accounts",
     "regulars.customers",
     "regulars.sales",
+    "regulars.loyalty",
+    "regulars.analytics",
+    "regulars.demo",
 ]
 
 MIDDLEWARE = [

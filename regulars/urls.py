@@ -14,4 +14,6 @@ urlpatterns = [
     path("b/<slug:slug>/", include("regulars.accounts.urls")),
     path("b/<slug:slug>/customers/", include("regulars.customers.urls")),
     path("b/<slug:slug>/sales/", include("regulars.sales.urls")),
+    path("b/<slug:slug>/loyalty/", include("regulars.loyalty.urls")),
+    path("b/<slug:slug>/analytics/", include("regulars.analytics.urls")),
 ]
