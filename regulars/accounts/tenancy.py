@@ -14,6 +14,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Model, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 
 from regulars.accounts.models import Business, Membership, Role
 
@@ -36,7 +37,9 @@ def business_view(role: str = Role.CASHIER) -> Callable:
                 raise PermissionDenied
             request.business = membership.business
             request.membership = membership
-            return view(request, *args, **kwargs)
+            # Times on business pages are the business's local times, whoever looks at them.
+            with timezone.override(membership.business.timezone):
+                return view(request, *args, **kwargs)
 
         wrapper.required_role = role  # read by the URL-walking isolation test
         return wrapper
