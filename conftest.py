@@ -92,3 +92,40 @@ def make():
         purchase = staticmethod(make_purchase)
 
     return Make
+
+
+@pytest.fixture
+def api(client):
+    """An API caller: api(business, scope="write").post(path, json, key=...) with a fresh key."""
+    import json as _json
+
+    from regulars.accounts.apikeys import create_key
+
+    class Caller:
+        def __init__(self, business, scope):
+            self.key, self.token = create_key(business=business, name="test", scope=scope)
+
+        def call(self, method, path, data=None, headers=None, token=None):
+            extra = {"HTTP_AUTHORIZATION": f"Bearer {token or self.token}"}
+            for name, value in (headers or {}).items():
+                extra["HTTP_" + name.upper().replace("-", "_")] = value
+            body = _json.dumps(data, default=str) if data is not None else None
+            kwargs = {"content_type": "application/json"} if body is not None else {}
+            if body is not None:
+                kwargs["data"] = body
+            return getattr(client, method)("/api/v1" + path, **kwargs, **extra)
+
+        def get(self, path, params=None, **kw):
+            if params:
+                from urllib.parse import urlencode
+
+                path = f"{path}?{urlencode(params)}"
+            return self.call("get", path, **kw)
+
+        def post(self, path, data=None, **kw):
+            return self.call("post", path, data if data is not None else {}, **kw)
+
+        def patch(self, path, data=None, **kw):
+            return self.call("patch", path, data if data is not None else {}, **kw)
+
+    return lambda business, scope="write": Caller(business, scope)

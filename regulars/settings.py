@@ -131,6 +131,12 @@ elif _tasks_backend == "rq":
 else:
     TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
+# REST API: requests per API key (ninja's rate syntax: N/s, N/m, N/h). The counter lives in the
+# cache: per process with the default local-memory cache, shared when CACHE_URL points at Redis.
+API_RATE_LIMIT = env.str("API_RATE_LIMIT", default="1200/m")
+NINJA_PAGINATION_PER_PAGE = 50
+CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
+
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE

@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from regulars.accounts import views as accounts_views
+from regulars.api import api
 
 urlpatterns = [
     path("", accounts_views.home, name="home"),
@@ -10,6 +11,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
+    path("api/v1/", api.urls),
     path("healthz", accounts_views.healthz, name="healthz"),
     path("b/<slug:slug>/", include("regulars.accounts.urls")),
     path("b/<slug:slug>/customers/", include("regulars.customers.urls")),

@@ -96,3 +96,56 @@ class Membership(models.Model):
 
     def allows(self, role: str) -> bool:
         return ROLE_RANK[Role(self.role)] >= ROLE_RANK[Role(role)]
+
+
+class ApiKey(BusinessOwned):
+    """A key a POS or web shop uses to call the REST API for one business.
+
+    Only a SHA-256 hash of the secret is stored; the short prefix is kept in clear so the owner
+    can tell keys apart and the lookup is an index hit. The full key is shown once, at creation.
+    """
+
+    class Scope(models.TextChoices):
+        READ = "read", _("Read only")
+        WRITE = "write", _("Read and write")
+
+    name = models.CharField(_("name"), max_length=100)
+    prefix = models.CharField(max_length=16, unique=True)
+    hashed = models.CharField(max_length=64)
+    scope = models.CharField(_("scope"), max_length=8, choices=Scope.choices, default=Scope.READ)
+    created_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("API key")
+        verbose_name_plural = _("API keys")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"rg_{self.prefix}"
+
+
+class IdempotentRequest(BusinessOwned):
+    """The first response to an API write sent with an Idempotency-Key header.
+
+    A retry with the same key and the same body gets this response again; the same key with a
+    different body is a conflict (409). Keys are per business and per endpoint.
+    """
+
+    key = models.CharField(max_length=100)
+    endpoint = models.CharField(max_length=200)
+    request_hash = models.CharField(max_length=64)
+    status = models.PositiveSmallIntegerField()
+    body = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["business", "endpoint", "key"], name="idempotent_request_once"
+            )
+        ]

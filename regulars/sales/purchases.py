@@ -11,17 +11,13 @@ from django.utils import timezone
 
 from regulars.accounts.models import Business, Location
 from regulars.customers.models import Customer, TimelineEntry
+from regulars.lib.errors import DomainError
 from regulars.lib.money import to_decimal
 from regulars.sales.models import Product, Purchase, PurchaseLine, Refund
 
 
-class SaleError(ValueError):
+class SaleError(DomainError):
     """Bad input for a sale; `field` names what was wrong."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
 
 
 @dataclass(frozen=True)

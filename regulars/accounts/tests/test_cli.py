@@ -12,7 +12,9 @@ REGULARS = str(Path(sys.executable).with_name("regulars"))
 
 def run(*args, tmp_path, **env):
     environ = {**os.environ, "REGULARS_VAR": str(tmp_path), **env}
-    return subprocess.run([REGULARS, *args], capture_output=True, text=True, env=environ, timeout=60)
+    return subprocess.run(
+        [REGULARS, *args], capture_output=True, text=True, env=environ, timeout=60
+    )
 
 
 def one_line_error(result):
@@ -30,9 +32,7 @@ def test_unknown_database_scheme_is_one_line(tmp_path):
 
 def test_unreachable_postgres_is_one_line(tmp_path):
     # Port 1 on loopback: nothing listens there, the connection is refused at once.
-    result = run(
-        "serve", tmp_path=tmp_path, DATABASE_URL="postgres://postgres@127.0.0.1:1/nothing"
-    )
+    result = run("serve", tmp_path=tmp_path, DATABASE_URL="postgres://postgres@127.0.0.1:1/nothing")
     message = one_line_error(result)
     assert "database unreachable" in message and "DATABASE_URL" in message
 
@@ -55,7 +55,9 @@ def test_createbusiness_creates_owner_and_refuses_bad_input(capsys):
 
     from regulars.accounts.models import Business, Membership
 
-    call_command("createbusiness", "corner-cafe", owner="zoe", password="s3cret-pass", currency="huf")
+    call_command(
+        "createbusiness", "corner-cafe", owner="zoe", password="s3cret-pass", currency="huf"
+    )
     business = Business.objects.get(slug="corner-cafe")
     assert business.currency == "HUF" and business.name == "Corner Cafe"
     assert Membership.objects.get(business=business).role == "owner"

@@ -1,0 +1,165 @@
+"""REST API: keys, one error shape, idempotent writes, cursors, and isolation between businesses."""
+
+from decimal import Decimal
+
+import pytest
+
+from regulars.accounts.apikeys import revoke
+from regulars.sales.models import Purchase
+
+pytestmark = pytest.mark.django_db
+
+
+def error_of(response, status):
+    assert response.status_code == status, response.content
+    body = response.json()
+    assert set(body) == {"code", "message", "field"}, body
+    return body
+
+
+def test_it_refuses_missing_wrong_and_revoked_keys(client, api, alice_cafe):
+    assert error_of(client.get("/api/v1/customers"), 401)["field"] == "Authorization"
+    caller = api(alice_cafe)
+    assert caller.get("/customers", token="rg_deadbeef_nope").status_code == 401
+    assert caller.get("/customers").status_code == 200
+    revoke(caller.key)
+    assert error_of(caller.get("/customers"), 401)["code"] == "unauthorized"
+
+
+def test_a_read_only_key_cannot_write(api, alice_cafe):
+    reader = api(alice_cafe, scope="read")
+    body = error_of(reader.post("/customers", {"name": "Ann"}), 403)
+    assert body["code"] == "forbidden"
+
+
+def test_creating_the_same_person_twice_finds_the_first_record(api, alice_cafe):
+    caller = api(alice_cafe)
+    first = caller.post(
+        "/customers", {"name": "Ann", "email": "Ann@Example.com", "phone": "+36 30 111 2222"}
+    )
+    assert first.status_code == 201
+    again = caller.post("/customers", {"name": "Ann B.", "phone": "+36301112222"})
+    assert again.status_code == 200
+    assert again.json()["code"] == first.json()["code"]
+    assert first.json()["email"] == "ann@example.com" and first.json()["phone"] == "+36301112222"
+
+
+def test_bad_input_names_the_field(api, alice_cafe):
+    caller = api(alice_cafe)
+    assert (
+        error_of(caller.post("/customers", {"name": "Ann", "email": "not-an-email"}), 422)["field"]
+        == "email"
+    )
+    assert error_of(caller.post("/customers", {"email": "a@b.hu"}), 422)["field"] == "name"
+    body = error_of(
+        caller.post("/purchases", {"lines": [{"unit_price": "1.00", "quantity": 0}]}), 422
+    )
+    assert body["field"] == "lines.0.quantity"
+    body = error_of(caller.post("/purchases", {"customer": "NOPE", "amount": "3.00"}), 422)
+    assert body["field"] == "customer"
+    assert Purchase.objects.count() == 0  # nothing half-done by the refused requests
+    # A JSON number is read through its decimal text, so 1.5 is exactly 1.50, never a float.
+    assert caller.post("/purchases", {"amount": 1.5}).status_code == 201
+    assert Purchase.objects.get().total == Decimal("1.50")
+    assert error_of(caller.get("/customers", {"cursor": "forged"}), 422)["field"] == "cursor"
+
+
+def test_a_retried_purchase_counts_once_and_a_reused_key_with_another_body_is_409(
+    api, alice_cafe, make
+):
+    caller = api(alice_cafe)
+    dora = make.customer(alice_cafe)
+    body = {
+        "customer": dora.code,
+        "lines": [{"name": "Cappuccino", "unit_price": "3.40", "quantity": 2}],
+    }
+    first = caller.post("/purchases", body, headers={"Idempotency-Key": "till-1-0001"})
+    assert first.status_code == 201
+    assert first.json()["total"] == "6.80"
+    retry = caller.post("/purchases", body, headers={"Idempotency-Key": "till-1-0001"})
+    assert retry.status_code == 201 and retry.json() == first.json()
+    assert caller.get(f"/purchases/{first.json()['code']}").json() == first.json()
+    assert Purchase.objects.filter(business=alice_cafe).count() == 1
+    other = dict(body, lines=[{"name": "Espresso", "unit_price": "2.20"}])
+    conflict = error_of(
+        caller.post("/purchases", other, headers={"Idempotency-Key": "till-1-0001"}), 409
+    )
+    assert conflict["code"] == "idempotency_key_reused"
+    assert Purchase.objects.filter(business=alice_cafe).count() == 1
+
+
+def test_refunds_never_exceed_what_was_paid(api, alice_cafe, make):
+    caller = api(alice_cafe)
+    purchase = make.purchase(alice_cafe, make.customer(alice_cafe), amount="10.00")
+    part = caller.post(f"/purchases/{purchase.code}/refunds", {"amount": "4.00", "reason": "cold"})
+    assert part.status_code == 201 and part.json()["refunded"] == "4.00"
+    too_much = error_of(caller.post(f"/purchases/{purchase.code}/refunds", {"amount": "6.01"}), 422)
+    assert too_much["field"] == "amount"
+    rest = caller.post(f"/purchases/{purchase.code}/refunds", {})
+    assert rest.json()["refunded"] == "10.00"
+
+
+def test_cursor_pagination_walks_every_customer_once(api, alice_cafe, make):
+    codes = {make.customer(alice_cafe, name=f"C{i}").code for i in range(7)}
+    caller = api(alice_cafe, scope="read")
+    seen, cursor = [], None
+    while True:
+        page = caller.get(
+            "/customers", {"limit": 3, **({"cursor": cursor} if cursor else {})}
+        ).json()
+        seen += [c["code"] for c in page["items"]]
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert sorted(seen) == sorted(codes) and len(seen) == 7
+
+
+def test_a_key_of_one_business_gets_404_for_every_id_of_another(
+    api, alice_cafe, charlie_bakery, make
+):
+    eve = make.customer(charlie_bakery, name="Eve Secret", email="eve@bakery.hu")
+    bread = make.purchase(charlie_bakery, eve, amount="999.00")
+    caller = api(alice_cafe)
+    assert error_of(caller.get(f"/customers/{eve.code}"), 404)["code"] == "not_found"
+    assert caller.patch(f"/customers/{eve.code}", {"name": "Hacked"}).status_code == 404
+    assert caller.get(f"/purchases/{bread.code}").status_code == 404
+    assert caller.post(f"/purchases/{bread.code}/refunds", {}).status_code == 404
+    assert (
+        error_of(caller.post("/purchases", {"customer": eve.code, "amount": "1"}), 422)["field"]
+        == "customer"
+    )
+    assert caller.get("/customers", {"email": "eve@bakery.hu"}).json()["items"] == []
+    assert caller.get("/purchases").json()["items"] == []
+    eve.refresh_from_db()
+    bread.refresh_from_db()
+    assert eve.name == "Eve Secret" and bread.refunded == 0
+    # Same e-mail in Alice's café is a different person: no cross-business matching.
+    mine = caller.post("/customers", {"name": "Eve Too", "email": "eve@bakery.hu"})
+    assert mine.status_code == 201 and mine.json()["code"] != eve.code
+
+
+def test_too_many_requests_get_429_with_retry_after(api, alice_cafe):
+    from django.core.cache import cache
+
+    from regulars.api import api as ninja_api
+
+    throttle = ninja_api.throttle[0]
+    saved = throttle.num_requests
+    throttle.num_requests = 3
+    cache.clear()
+    try:
+        caller = api(alice_cafe, scope="read")
+        statuses = [caller.get("/customers").status_code for _ in range(4)]
+        assert statuses == [200, 200, 200, 429]
+        response = caller.get("/customers")
+        assert error_of(response, 429)["code"] == "rate_limited"
+        assert int(response["Retry-After"]) >= 1
+    finally:
+        throttle.num_requests = saved
+        cache.clear()
+
+
+def test_openapi_schema_is_served(client):
+    schema = client.get("/api/v1/openapi.json").json()
+    assert schema["openapi"].startswith("3.")
+    assert "/api/v1/purchases" in schema["paths"]
