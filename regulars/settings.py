@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "regulars.sales",
     "regulars.loyalty",
     "regulars.analytics",
+    "regulars.integrations",
     "regulars.demo",
 ]
 

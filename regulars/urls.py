@@ -18,4 +18,5 @@ urlpatterns = [
     path("b/<slug:slug>/sales/", include("regulars.sales.urls")),
     path("b/<slug:slug>/loyalty/", include("regulars.loyalty.urls")),
     path("b/<slug:slug>/analytics/", include("regulars.analytics.urls")),
+    path("b/<slug:slug>/integrations/", include("regulars.integrations.urls")),
 ]

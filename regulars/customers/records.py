@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from regulars.accounts.models import Business
 from regulars.customers.models import Customer, Tag, TimelineEntry
+from regulars.customers.signals import customer_created
 from regulars.lib.errors import DomainError
 from regulars.lib.phone import normalise_phone
 

@@ -14,6 +14,7 @@ from regulars.customers.models import Customer, TimelineEntry
 from regulars.lib.errors import DomainError
 from regulars.lib.money import to_decimal
 from regulars.sales.models import Product, Purchase, PurchaseLine, Refund
+from regulars.sales.signals import purchase_recorded, purchase_refunded
 
 
 class SaleError(DomainError):
@@ -99,6 +100,9 @@ def record_purchase(
                     staff=cashier,
                     location=location,
                 )
+            transaction.on_commit(
+                lambda: purchase_recorded.send(sender=Purchase, purchase=purchase)
+            )
     except IntegrityError:
         # A concurrent retry with the same key won the race: return its purchase.
         if idempotency_key:
@@ -153,5 +157,6 @@ def refund_purchase(
                 data={"purchase": locked.code, "amount": str(value)},
                 staff=staff,
             )
+        transaction.on_commit(lambda: purchase_refunded.send(sender=Refund, refund=refund))
     purchase.refunded = locked.refunded
     return refund, True
