@@ -68,3 +68,22 @@ def test_createbusiness_creates_owner_and_refuses_bad_input(capsys):
     with pytest.raises(CommandError, match="slug"):
         call_command("createbusiness", "Bad Slug", owner="zoe")
     assert Business.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_apikey_create_prints_a_working_key_once(client, alice_cafe, capsys):
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    call_command("apikey", "create", business="alice-cafe", scope="write", name="till 1")
+    token = capsys.readouterr().out.strip()
+    assert token.startswith("rg_")
+    response = client.get("/api/v1/customers", HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert response.status_code == 200
+    call_command("apikey", "list", business="alice-cafe")
+    listing = capsys.readouterr().out
+    assert "write" in listing and "active" in listing and token not in listing
+    call_command("apikey", "revoke", token.split("_")[1], business="alice-cafe")
+    assert client.get("/api/v1/customers", HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 401
+    with pytest.raises(CommandError, match="business"):
+        call_command("apikey", "create", business="nope")
