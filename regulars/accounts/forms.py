@@ -8,8 +8,8 @@ CURRENCIES = ["EUR", "HUF", "UAH", "RUB", "USD", "GBP", "PLN", "CZK", "RSD", "BA
 
 
 class BusinessSettingsForm(forms.ModelForm):
-    currency = forms.ChoiceField(label=_("currency"), choices=[(c, c) for c in CURRENCIES])
-    language = forms.ChoiceField(label=_("language"), choices=settings.LANGUAGES)
+    currency = forms.ChoiceField(label=_("Currency"), choices=[(c, c) for c in CURRENCIES])
+    language = forms.ChoiceField(label=_("Language"), choices=settings.LANGUAGES)
 
     class Meta:
         model = Business
