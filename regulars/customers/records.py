@@ -117,6 +117,7 @@ def create_customer(
             at=now,
             staff=staff,
         )
+        transaction.on_commit(lambda: customer_created.send(sender=Customer, customer=customer))
     return customer, True
 
 

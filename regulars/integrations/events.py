@@ -1,0 +1,173 @@
+"""The webhook event catalogue and `emit`, the one function every event source calls.
+
+Lower apps never import this module: they send their Django signals (after commit) and the
+receivers below turn them into events. Payloads carry public codes only, never primary keys,
+and money as decimal strings ("4.50"), exactly as the REST API renders the same objects.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
+from typing import Any
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import transaction
+from django.utils import timezone
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+
+from regulars.accounts.models import Business
+from regulars.integrations.models import WebhookDelivery, WebhookEndpoint
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Event:
+    name: str
+    label: Promise
+    description: Promise
+
+
+CATALOGUE: dict[str, Event] = {
+    e.name: e
+    for e in [
+        Event("customer.created", _("Customer created"), _("A new customer joined or was added.")),
+        Event("purchase.recorded", _("Purchase recorded"), _("A sale was recorded.")),
+        Event(
+            "purchase.refunded", _("Purchase refunded"), _("All or part of a sale was refunded.")
+        ),
+        Event("points.earned", _("Points earned"), _("A customer earned points or stamps.")),
+        Event("reward.redeemed", _("Reward redeemed"), _("A customer redeemed a reward.")),
+        Event("tier.changed", _("Tier changed"), _("A customer moved to another tier.")),
+        Event("points.expiring", _("Points expiring"), _("A customer's points will expire soon.")),
+    ]
+}
+ALL_EVENTS = "*"
+# Sent only by the "Send test event" button, to one endpoint, whatever it subscribes to.
+TEST_EVENT = "webhook.test"
+
+
+def _as_json(data: Any) -> Any:
+    """Decimals as strings, datetimes as ISO 8601 (UTC, "Z"): what the stored payload holds."""
+    return json.loads(json.dumps(data, cls=DjangoJSONEncoder))
+
+
+def envelope(*, code: str, event: str, business: Business, at: datetime, data: Any) -> dict:
+    """The JSON body of every delivery: the delivery id, the event, when, whose, and the data."""
+    return {
+        "id": code,
+        "event": event,
+        "created_at": _as_json(at),
+        "business": business.slug,
+        "data": data,
+    }
+
+
+def emit(
+    business: Business,
+    event: str,
+    data: dict | Callable[[], dict],
+    *,
+    endpoints: list[WebhookEndpoint] | None = None,
+    enqueue: bool = True,
+) -> list[WebhookDelivery]:
+    """Queue `event` for every active endpoint of the business subscribed to it.
+
+    Creates one WebhookDelivery per endpoint in one transaction and, once that has committed,
+    enqueues one delivery task each. `data` may be a function: it is only called (and its
+    queries only run) when some endpoint listens, so an event nobody subscribed to costs one
+    query. `endpoints` overrides the subscription lookup and `enqueue=False` leaves the first
+    attempt to the caller (the test button does both).
+    """
+    if event not in CATALOGUE and event != TEST_EVENT:
+        raise ValueError(f"event: unknown webhook event {event!r}")
+    if endpoints is None:
+        endpoints = [
+            e
+            for e in WebhookEndpoint.objects.for_business(business).filter(active=True)
+            if e.subscribes_to(event)
+        ]
+    if not endpoints:
+        return []
+    body = _as_json(data() if callable(data) else data)
+    now = timezone.now()
+    from regulars.integrations import tasks
+
+    deliveries = []
+    with transaction.atomic():
+        for endpoint in endpoints:
+            delivery = WebhookDelivery(
+                business=business, endpoint=endpoint, event=event, next_attempt_at=now
+            )
+            delivery.payload = envelope(
+                code=delivery.code, event=event, business=business, at=now, data=body
+            )
+            delivery.save()
+            deliveries.append(delivery)
+            if enqueue:
+                # After commit, so a worker never looks for a delivery that is not there yet.
+                transaction.on_commit(partial(tasks.schedule, delivery.pk))
+    return deliveries
+
+
+# Payloads: the same shapes the REST API returns for these objects.
+
+
+def customer_data(customer) -> dict:
+    from regulars.customers.api import CustomerOut
+
+    return {"customer": CustomerOut.from_orm(customer).model_dump()}
+
+
+def purchase_data(purchase) -> dict:
+    from regulars.sales.api import PurchaseOut, purchases_of
+
+    fresh = purchases_of(purchase.business_id).get(pk=purchase.pk)
+    return {"purchase": PurchaseOut.from_orm(fresh).model_dump()}
+
+
+def refund_data(refund) -> dict:
+    from regulars.sales.api import RefundOut
+
+    return {
+        "refund": RefundOut.from_orm(refund).model_dump(),
+        **purchase_data(refund.purchase),
+    }
+
+
+# Receivers, connected in IntegrationsConfig.ready(). The signals are sent after commit: the
+# sale stands whatever happens here, so a failure to queue a webhook is logged, not raised.
+
+
+def _emit_safely(business: Business, event: str, data: Callable[[], dict]) -> None:
+    try:
+        emit(business, event, data)
+    except Exception:
+        logger.exception("could not queue webhook event %s for business %s", event, business.pk)
+
+
+def on_customer_created(sender, customer, **kwargs) -> None:
+    _emit_safely(customer.business, "customer.created", lambda: customer_data(customer))
+
+
+def on_purchase_recorded(sender, purchase, **kwargs) -> None:
+    _emit_safely(purchase.business, "purchase.recorded", lambda: purchase_data(purchase))
+
+
+def on_purchase_refunded(sender, refund, **kwargs) -> None:
+    _emit_safely(refund.business, "purchase.refunded", lambda: refund_data(refund))
+
+
+def connect() -> None:
+    from regulars.customers.signals import customer_created
+    from regulars.sales.signals import purchase_recorded, purchase_refunded
+
+    customer_created.connect(on_customer_created, dispatch_uid="integrations.customer_created")
+    purchase_recorded.connect(on_purchase_recorded, dispatch_uid="integrations.purchase_recorded")
+    purchase_refunded.connect(on_purchase_refunded, dispatch_uid="integrations.purchase_refunded")
