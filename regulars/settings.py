@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "regulars.loyalty",
     "regulars.analytics",
     "regulars.integrations",
+    "regulars.portal",
     "regulars.demo",
 ]
 

@@ -14,6 +14,8 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("healthz", accounts_views.healthz, name="healthz"),
     path("b/<slug:slug>/", include("regulars.accounts.urls")),
+    # Customer-facing pages (join, card, …): no login, unguessable codes in the URL.
+    path("c/", include("regulars.portal.urls")),
     path("b/<slug:slug>/customers/", include("regulars.customers.urls")),
     path("b/<slug:slug>/sales/", include("regulars.sales.urls")),
     path("b/<slug:slug>/loyalty/", include("regulars.loyalty.urls")),
