@@ -133,6 +133,9 @@ elif _tasks_backend == "rq":
 else:
     TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
+# Analytics: a customer "is a customer" at a date when they bought within this many days.
+ANALYTICS_ACTIVE_DAYS = env.int("ANALYTICS_ACTIVE_DAYS", default=90)
+
 # REST API: requests per API key (ninja's rate syntax: N/s, N/m, N/h). The counter lives in the
 # cache: per process with the default local-memory cache, shared when CACHE_URL points at Redis.
 API_RATE_LIMIT = env.str("API_RATE_LIMIT", default="1200/m")

@@ -1,3 +1,10 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from regulars.analytics import views
+
+urlpatterns = [
+    path("", views.dashboard, name="analytics_dashboard"),
+    path("status/", views.status, name="analytics_status"),
+    path("recompute/", views.recompute, name="analytics_recompute"),
+    path("<slug:chart>.csv", views.report_csv, name="analytics_csv"),
+]
