@@ -36,6 +36,9 @@ class Business(models.Model):
     currency = models.CharField(_("currency"), max_length=3, default="EUR")
     language = models.CharField(_("language"), max_length=8, default="en")
     timezone = models.CharField(_("time zone"), max_length=64, default="UTC")
+    # The code in the join link the business prints for its counter: random, so nobody reaches
+    # another shop's join page by guessing.
+    join_code = models.CharField(max_length=12, default=new_code, unique=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

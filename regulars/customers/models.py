@@ -17,6 +17,11 @@ def new_card_code() -> str:
     return new_code(12)
 
 
+def new_card_token() -> str:
+    # 20 symbols ≈ 99 bits: the secret in the link to the customer's own card page.
+    return new_code(20)
+
+
 class Tag(BusinessOwned):
     """A free label an owner puts on customers ("vegan", "office crowd")."""
 
@@ -48,12 +53,17 @@ class CustomerQuerySet(BusinessQuerySet):
 class Customer(BusinessOwned):
     """One person known to one business: contacts, consent, preferences and notes.
 
-    `code` is the public id in URLs and the API; `card_code` is what the QR card carries. Both are
-    random, never the primary key, and the card code can be re-issued if a card is lost.
+    `code` is the public id in URLs and the API; `card_code` is what the QR card carries;
+    `card_token` is the secret in the link to the customer's card page (/c/card/<token>/), kept
+    apart from the card code so that a cashier who scanned a card cannot open the page, and a
+    leaked link can be re-issued without reprinting the card. All random, never the primary key.
     """
 
     code = models.CharField(max_length=12, default=new_code, unique=True, editable=False)
     card_code = models.CharField(max_length=16, default=new_card_code, unique=True)
+    card_token = models.CharField(
+        max_length=24, default=new_card_token, unique=True, editable=False
+    )
     name = models.CharField(_("name"), max_length=200)
     email = models.EmailField(_("e-mail"), blank=True)
     phone = models.CharField(_("phone"), max_length=32, blank=True)

@@ -1,3 +1,14 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from regulars.loyalty import views
+
+urlpatterns = [
+    path("counter/", views.counter, name="counter"),
+    path("counter/enrol/", views.counter_enrol, name="counter_enrol"),
+    path("counter/<str:code>/", views.counter_panel, name="counter_panel"),
+    path("counter/<str:code>/sale/", views.counter_sale, name="counter_sale"),
+    path("counter/<str:code>/redeem/", views.counter_redeem, name="counter_redeem"),
+    path("counter/<str:code>/use/", views.counter_use, name="counter_use"),
+    path("counter/<str:code>/undo/", views.counter_undo, name="counter_undo"),
+    path("poster/", views.poster, name="join_poster"),
+]
