@@ -4,9 +4,12 @@ OpenAPI 3 at /api/v1/openapi.json, interactive docs at /api/v1/docs. Errors alwa
 shape {"code", "message", "field"} (regulars.accounts.api_support.ApiError).
 """
 
+from collections import defaultdict
+
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest
+from django.http import Http404, HttpRequest, HttpResponseNotAllowed
+from django.urls import URLPattern
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, Throttled, ValidationError
 from ninja.throttling import AuthRateThrottle
@@ -14,9 +17,48 @@ from ninja.throttling import AuthRateThrottle
 from regulars.accounts.api_support import ApiKeyAuth
 from regulars.customers.api import router as customers_router
 from regulars.lib.errors import DomainError
+from regulars.loyalty.api import router as loyalty_router
 from regulars.sales.api import router as sales_router
 
-api = NinjaAPI(
+
+class RegularsAPI(NinjaAPI):
+    """A NinjaAPI whose routers may share a path with different methods.
+
+    Sales serves GET /purchases and loyalty (above it, so that a sale earns in the same
+    transaction) serves POST /purchases. Django stops at the first URL pattern that matches and
+    ninja answers 405 for a method that router lacks, so the patterns of one route are given one
+    view that asks each router's view in turn. The OpenAPI schema already merges such paths.
+    """
+
+    def _get_urls(self):
+        urls = super()._get_urls()
+        by_route: dict[str, list[URLPattern]] = defaultdict(list)
+        for pattern in urls:
+            if isinstance(pattern, URLPattern):
+                by_route[str(pattern.pattern)].append(pattern)
+        for patterns in by_route.values():
+            if len(patterns) > 1:
+                view = _first_allowed([p.callback for p in patterns])
+                for pattern in patterns:  # each keeps its name, so reverse() still works
+                    pattern.callback = view
+        return urls
+
+
+def _first_allowed(views):
+    def view(request, *args, **kwargs):
+        allowed: set[str] = set()
+        for candidate in views:
+            response = candidate(request, *args, **kwargs)
+            if not isinstance(response, HttpResponseNotAllowed):
+                return response
+            allowed.update(m.strip() for m in response["Allow"].split(","))
+        return HttpResponseNotAllowed(sorted(allowed), content=b"Method not allowed")
+
+    view.csrf_exempt = True
+    return view
+
+
+api = RegularsAPI(
     title="Regulars API",
     version="1.0.0",
     description=(
@@ -30,6 +72,7 @@ api = NinjaAPI(
 )
 api.add_router("/customers", customers_router, tags=["customers"])
 api.add_router("/", sales_router, tags=["purchases"])
+api.add_router("/", loyalty_router)
 
 
 def _error(request: HttpRequest, status: int, code: str, message: str, field: str | None = None):

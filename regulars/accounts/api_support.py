@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -106,6 +107,22 @@ def idempotent(
             raise
         return replay(found)
     return Response(body, status=status)
+
+
+def request_key(request: HttpRequest, scope: str, *, fresh: bool = False) -> str | None:
+    """The idempotency key a domain function gets for this request: `scope:` + Idempotency-Key.
+
+    Without the header: None, or with `fresh` a new random key (for domain functions that
+    require one: each call without the header is then a new operation). Kept within the 100
+    characters domain keys allow: a long header is replaced by its hash.
+    """
+    header = (request.headers.get("Idempotency-Key") or "").strip()
+    if not header:
+        return f"{scope}:auto:{uuid.uuid4().hex}" if fresh else None
+    key = f"{scope}:{header}"
+    if len(key) > 100:
+        key = f"{scope}:#{hashlib.sha256(header.encode()).hexdigest()}"
+    return key
 
 
 CURSOR_SALT = "regulars.api.cursor"

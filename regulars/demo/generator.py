@@ -31,8 +31,10 @@ from tqdm import tqdm
 from regulars.accounts.models import Business, Location, Membership, Role, User
 from regulars.customers.models import Customer, Tag, TimelineEntry
 from regulars.demo import behaviour, menu
+from regulars.demo import loyalty as demo_loyalty
 from regulars.demo.behaviour import Baskets, Calendar, Visits
 from regulars.demo.people import NOTES, STUDENT, TAGS, VEGAN, ContactBook
+from regulars.lib.bulk import random_codes
 from regulars.lib.codes import ALPHABET
 from regulars.sales.models import Product, Purchase, PurchaseLine, Refund
 
@@ -48,6 +50,7 @@ LOCATIONS = [
 ]
 # Customers drawn together from one random stream. Changing it changes what a seed produces.
 CUSTOMER_BATCH = 1000
+CARD_TOKEN_LENGTH = 20  # as customers.models.new_card_token
 GUEST_DAYS_PER_CHUNK = 61
 ROWS_PER_INSERT = 5000
 # Random streams: (seed, stream, batch) seeds each Generator, so streams never overlap.
@@ -66,6 +69,8 @@ class DemoSummary:
     lines: int
     refunds: int
     seconds: float
+    ledger_entries: int = 0
+    redemptions: int = 0
 
 
 def _generator(seed: int, stream: int, batch: int = 0) -> np.random.Generator:
@@ -220,7 +225,8 @@ def load_demo(
     end_date: date | None = None,
     progress: TextIO | None = sys.stderr,
 ) -> DemoSummary:
-    """Replace the demo business with a fresh one: `customers` members, `years` of sales.
+    """Replace the demo business with a fresh one: `customers` members, `years` of sales, run
+    through its loyalty programs (`demo.loyalty`).
 
     The history ends on `end_date` (default: today in the café's time zone, up to this minute).
     Invariant: every purchase's total is the sum of its lines, and `refunded` the sum of its
@@ -238,10 +244,11 @@ def load_demo(
     cutoff = int(min(now, end_of_day).timestamp()) - 1
     cal = Calendar.build(end=end, years=years, timezone=TIMEZONE)
     using = router.db_for_write(Purchase)
-    # Walk-in guests come after the members and take about as long per sale.
+    # Walk-in guests come after the members and take about as long per sale; running the
+    # members' history through the loyalty programs takes about as long again.
     guest_work = customers * behaviour.GUEST_SHARE / (1 - behaviour.GUEST_SHARE)
     bar = tqdm(
-        total=customers + guest_work,
+        total=2 * customers + guest_work,
         file=progress,
         disable=progress is None,
         desc="Loading the demo café",
@@ -255,6 +262,13 @@ def load_demo(
             _load_customer_batch(ctx, _generator(seed, _PEOPLE, batch), size, end)
             bar.update(size)
         _load_guests(ctx, seed, lambda days: bar.update(guest_work * days / cal.days))
+        demo_loyalty.set_up_programs(ctx.business)
+        history = demo_loyalty.run_history(
+            ctx.business,
+            seed=seed,
+            until=datetime.fromtimestamp(cutoff + 1, UTC),
+            progress=bar.update,
+        )
     return DemoSummary(
         business=ctx.business,
         customers=customers,
@@ -262,6 +276,8 @@ def load_demo(
         lines=ctx.lines,
         refunds=ctx.refunds,
         seconds=clock.monotonic() - started,
+        ledger_entries=history.entries,
+        redemptions=history.vouchers,
     )
 
 
@@ -420,6 +436,8 @@ def _load_customer_batch(ctx: _Context, rng: np.random.Generator, n: int, end: d
     )
     codes = ctx.customer_codes.take(n)
     cards = ctx.card_codes.take(n)
+    # The secret of each card page's link: never drawn from the seed, so never reproducible.
+    tokens = random_codes(n, CARD_TOKEN_LENGTH)
     home = [ctx.locations[h] for h in people.home.tolist()]
     consent = people.consent.tolist()
     oat = people.oat.tolist()
@@ -431,13 +449,15 @@ def _load_customer_batch(ctx: _Context, rng: np.random.Generator, n: int, end: d
     business = ctx.business.pk
     writer.insert(
         Customer,
-        "business code card_code name email phone birthday language marketing_consent "
-        "consent_at preferences notes external_id home_location joined_at created_at".split(),
+        "business code card_code card_token name email phone birthday language "
+        "marketing_consent consent_at preferences notes external_id home_location joined_at "
+        "created_at".split(),
         [
             (
                 business,
                 codes[i],
                 cards[i],
+                tokens[i],
                 contacts.name[i],
                 contacts.email[i],
                 contacts.phone[i],

@@ -164,10 +164,103 @@ def on_purchase_refunded(sender, refund, **kwargs) -> None:
     _emit_safely(refund.business, "purchase.refunded", lambda: refund_data(refund))
 
 
+# Loyalty events. The same shapes as the loyalty API (regulars.loyalty.api).
+
+
+def points_earned_data(accrual) -> dict:
+    from regulars.loyalty.api import accrual_body
+    from regulars.loyalty.models import from_units
+
+    purchase = accrual.purchase
+    accounts = {e.account_id: e.account for e in accrual.entries}
+    return {
+        "customer": purchase.customer.code,
+        "purchase": purchase.code,
+        **accrual_body(accrual),
+        # Balances right after this purchase, pending points included.
+        "balances": [
+            {"program": a.program.code, "unit": a.unit, "balance": from_units(a.unit, a.balance)}
+            for a in accounts.values()
+        ],
+    }
+
+
+def reward_redeemed_data(voucher) -> dict:
+    from regulars.loyalty.api import VoucherOut
+    from regulars.loyalty.models import from_units
+
+    account = voucher.entry.account  # what the reward was paid from
+    return {
+        "customer": voucher.customer.code,
+        "voucher": VoucherOut.from_orm(voucher).model_dump(),
+        "program": account.program.code,
+        "unit": account.unit,
+        "cost": from_units(account.unit, -voucher.entry.amount),
+    }
+
+
+def tier_changed_data(change) -> dict:
+    from regulars.customers.models import Customer
+    from regulars.loyalty.api import tier_change_body
+
+    code = Customer.objects.filter(pk=change.customer_id).values_list("code", flat=True).first()
+    return {"customer": code, **tier_change_body(change)}
+
+
+def on_purchase_accrued(sender, accrual, **kwargs) -> None:
+    _emit_safely(accrual.purchase.business, "points.earned", lambda: points_earned_data(accrual))
+
+
+def on_reward_redeemed(sender, voucher, **kwargs) -> None:
+    _emit_safely(voucher.business, "reward.redeemed", lambda: reward_redeemed_data(voucher))
+
+
+def on_tier_changed(sender, change, **kwargs) -> None:
+    business = Business.objects.get(pk=change.program.business_id)
+    _emit_safely(business, "tier.changed", lambda: tier_changed_data(change))
+
+
+def on_points_expiring(
+    sender, business, customer, program, amount, value, expires_at, key, **kwargs
+) -> None:
+    """Announced every night until the points expire or are spent: each endpoint gets one
+    delivery per `key` (account and expiry day), however often it is announced."""
+    event = "points.expiring"
+    try:
+        endpoints = [
+            e
+            for e in WebhookEndpoint.objects.for_business(business).filter(active=True)
+            if e.subscribes_to(event)
+            and not e.deliveries.filter(event=event, payload__data__key=key).exists()
+        ]
+        if endpoints:
+            data = {
+                "customer": customer.code,
+                "program": program.code,
+                "unit": program.unit,
+                "amount": value,
+                "expires_at": expires_at,
+                "key": key,
+            }
+            emit(business, event, data, endpoints=endpoints)
+    except Exception:
+        logger.exception("could not queue webhook event %s for business %s", event, business.pk)
+
+
 def connect() -> None:
     from regulars.customers.signals import customer_created
+    from regulars.loyalty.signals import (
+        points_expiring,
+        purchase_accrued,
+        reward_redeemed,
+        tier_changed,
+    )
     from regulars.sales.signals import purchase_recorded, purchase_refunded
 
     customer_created.connect(on_customer_created, dispatch_uid="integrations.customer_created")
     purchase_recorded.connect(on_purchase_recorded, dispatch_uid="integrations.purchase_recorded")
     purchase_refunded.connect(on_purchase_refunded, dispatch_uid="integrations.purchase_refunded")
+    purchase_accrued.connect(on_purchase_accrued, dispatch_uid="integrations.purchase_accrued")
+    reward_redeemed.connect(on_reward_redeemed, dispatch_uid="integrations.reward_redeemed")
+    tier_changed.connect(on_tier_changed, dispatch_uid="integrations.tier_changed")
+    points_expiring.connect(on_points_expiring, dispatch_uid="integrations.points_expiring")

@@ -240,12 +240,16 @@ def balances(customer: Customer, *, now: datetime | None = None) -> CardSummary:
     summary.vouchers = list(
         Voucher.objects.filter(
             customer=customer, status=Voucher.Status.ISSUED, valid_until__gte=now
-        ).order_by("valid_until")
+        )
+        .select_related("customer", "reward")
+        .order_by("valid_until")
     )
     summary.promo_cards = list(
         PromoCard.objects.filter(
             customer=customer, status=PromoCard.Status.ISSUED, valid_until__gte=now
-        ).order_by("valid_until")
+        )
+        .select_related("customer")
+        .order_by("valid_until")
     )
     return summary
 

@@ -25,8 +25,9 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q, Sum
+from django.db.models import BigIntegerField, Case, F, Q, Sum, When
 from django.utils import timezone
+from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 
 from regulars.accounts.models import Location, Membership
@@ -45,9 +46,9 @@ from regulars.loyalty.models import (
     to_units,
 )
 from regulars.loyalty.programs.base import Bonus, PurchaseContext, TierChange
-from regulars.loyalty.programs.tiers import tier_multiplier
+from regulars.loyalty.programs.tiers import locked_statuses, tier_multiplier
 from regulars.loyalty.signals import purchase_accrued, reward_redeemed, tier_changed
-from regulars.sales.models import Purchase, Refund
+from regulars.sales.models import Purchase, PurchaseLine, Refund
 
 Kind = LedgerEntry.Kind
 
@@ -200,7 +201,7 @@ def _post(
     key: str,
     staff_id: int | None = None,
     location_id: int | None = None,
-    reason: str = "",
+    reason: str | Promise = "",
     purchase_id: int | None = None,
     refund_id: int | None = None,
     reverses: LedgerEntry | None = None,
@@ -210,7 +211,69 @@ def _post(
     waived: int = 0,
 ) -> LedgerEntry:
     """Append one entry and move the cached balance. The account must be locked by the caller."""
-    entry = LedgerEntry.objects.create(
+    return _post_all([(account, dict(kind=kind, amount=amount, at=at, operation=operation, key=key,
+        staff_id=staff_id, location_id=location_id, reason=reason, purchase_id=purchase_id,
+        refund_id=refund_id, reverses=reverses, lot=lot, available_at=available_at,
+        expires_at=expires_at, waived=waived))])[0]  # fmt: skip
+
+
+def _post_all(postings: list[tuple[Account, dict]]) -> list[LedgerEntry]:
+    """Append entries (one INSERT) and move each account's cached balance (one UPDATE).
+
+    The accounts must be locked by the caller.
+    """
+    entries = [_entry(account, **fields) for account, fields in postings]
+    if len(entries) == 1:
+        entries[0].save(force_insert=True)
+    else:
+        entries = LedgerEntry.objects.bulk_create(entries)
+    moves, resets = {}, []
+    for (account, _fields), entry in zip(postings, entries, strict=True):
+        account.balance += entry.amount
+        moves[account.pk] = moves.get(account.pk, 0) + entry.amount
+        # Units that reappear in a period expiry already settled (a late-recorded old purchase,
+        # an undone redemption) must be looked at again by the next expiry run.
+        if account.expired_through is not None and (
+            (entry.expires_at is not None and entry.expires_at <= account.expired_through)
+            or (entry.kind == Kind.REVERSE and entry.amount > 0)
+        ):
+            account.expired_through = None
+            resets.append(account.pk)
+    if len(moves) == 1:
+        [(pk, amount)] = moves.items()
+        balance = F("balance") + amount
+    else:
+        balance = Case(
+            *(When(pk=pk, then=F("balance") + amount) for pk, amount in moves.items()),
+            default=F("balance"),
+            output_field=BigIntegerField(),
+        )
+    Account.objects.filter(pk__in=moves).update(balance=balance)
+    if resets:
+        Account.objects.filter(pk__in=resets).update(expired_through=None)
+    return entries
+
+
+def _entry(
+    account: Account,
+    *,
+    kind: str,
+    amount: int,
+    at: datetime,
+    operation: str,
+    key: str,
+    staff_id: int | None = None,
+    location_id: int | None = None,
+    reason: str | Promise = "",
+    purchase_id: int | None = None,
+    refund_id: int | None = None,
+    reverses: LedgerEntry | None = None,
+    lot: LedgerEntry | None = None,
+    available_at: datetime | None = None,
+    expires_at: datetime | None = None,
+    waived: int = 0,
+) -> LedgerEntry:
+    return LedgerEntry(
         business_id=account.business_id,
         account=account,
         kind=kind,
@@ -221,7 +284,7 @@ def _post(
         expires_at=expires_at,
         staff_id=staff_id,
         location_id=location_id,
-        reason=reason[:300],
+        reason=str(reason)[:300],
         purchase_id=purchase_id,
         refund_id=refund_id,
         reverses=reverses,
@@ -229,18 +292,6 @@ def _post(
         operation=operation,
         idempotency_key=key,
     )
-    account.balance += amount
-    fields = {"balance": F("balance") + amount}
-    # Units that reappear in a period expiry already settled (a late-recorded old purchase, an
-    # undone redemption) must be looked at again by the next expiry run.
-    if account.expired_through is not None and (
-        (expires_at is not None and expires_at <= account.expired_through)
-        or (kind == Kind.REVERSE and amount > 0)
-    ):
-        account.expired_through = None
-        fields["expired_through"] = None
-    Account.objects.filter(pk=account.pk).update(**fields)
-    return entry
 
 
 def _lot_dates(program: Program, at: datetime, *, pending: bool) -> dict[str, datetime | None]:
@@ -322,7 +373,14 @@ def _earlier_accrual(purchase: Purchase, key: str) -> Accrual | None:
     )
 
 
-def accrue_purchase(*, purchase: Purchase, idempotency_key: str, staff=None) -> Accrual:
+def accrue_purchase(
+    *,
+    purchase: Purchase,
+    idempotency_key: str,
+    staff=None,
+    lines: list[PurchaseLine] | None = None,
+    just_recorded: bool = False,
+) -> Accrual:
     """Run a recorded purchase through every running program of its business.
 
     Points (rate × product/category multiplier × the tier the customer held when paying, rounded
@@ -333,7 +391,10 @@ def accrue_purchase(*, purchase: Purchase, idempotency_key: str, staff=None) -> 
 
     Invariant: a purchase accrues at most once; a retry with the same key, or any key once the
     purchase has accrued, returns the first accrual with `created=False`. A purchase without a
-    customer earns nothing.
+    customer earns nothing. `lines` are the purchase's lines when the caller has them at hand
+    (`record_purchase` hands them over), read otherwise. `just_recorded` says the caller wrote
+    the purchase in this same transaction: nothing else can have seen it, let alone accrued it,
+    so the look for an earlier accrual is skipped (`record_sale`, the hot path).
     """
     key = _check_key(idempotency_key)
     if purchase.customer_id is None:
@@ -341,37 +402,49 @@ def accrue_purchase(*, purchase: Purchase, idempotency_key: str, staff=None) -> 
     customer = purchase.customer
     _same_business(purchase.business_id, customer=customer, staff=staff)
     programs = list(Program.objects.running_for(purchase.business_id))
-    lines = list(purchase.lines.select_related("product"))
+    if lines is None:
+        lines = list(purchase.lines.select_related("product"))
     at = purchase.occurred_at
     try:
         with transaction.atomic():
             accounts = _lock_accounts(
                 customer, [(p, p.rules.unit) for p in programs if p.rules.unit]
             )
-            if (found := _earlier_accrual(purchase, key)) is not None:
+            if not just_recorded and (found := _earlier_accrual(purchase, key)) is not None:
                 return found
-            ctx = PurchaseContext(purchase, lines, tier_multiplier(programs, customer.pk))
+            # Tier rows are locked after the accounts, as every writer does.
+            statuses = locked_statuses(programs, customer.pk)
+            ctx = PurchaseContext(purchase, lines, tier_multiplier(programs, customer.pk, statuses))
             accrual = Accrual(purchase)
+            postings = []
             for program in programs:
                 for posting in program.rules.accrue(ctx):
                     account = accounts[(program.pk, posting.unit)]
-                    entry = _post(
-                        account,
-                        kind=Kind.EARN,
-                        amount=posting.amount,
-                        at=at,
-                        operation=key,
-                        key=f"{key}:{program.code}:{posting.unit}",
-                        staff_id=staff.pk if staff else purchase.cashier_id,
-                        location_id=purchase.location_id,
-                        reason=posting.reason,
-                        purchase_id=purchase.pk,
-                        **_lot_dates(program, at, pending=posting.pending),
+                    account.program = program  # for the caller's "what was earned"
+                    postings.append(
+                        (
+                            account,
+                            dict(
+                                kind=Kind.EARN,
+                                amount=posting.amount,
+                                at=at,
+                                operation=key,
+                                key=f"{key}:{program.code}:{posting.unit}",
+                                staff_id=staff.pk if staff else purchase.cashier_id,
+                                location_id=purchase.location_id,
+                                reason=posting.reason,
+                                purchase_id=purchase.pk,
+                                **_lot_dates(program, at, pending=posting.pending),
+                            ),
+                        )
                     )
-                    accrual.entries.append(entry)
+            if postings:
+                accrual.entries = _post_all(postings)
             for program in programs:
                 if program.kind == Program.Kind.TIERS:
-                    change = program.rules.evaluate(customer_id=customer.pk, at=at)
+                    change = program.rules.evaluate(
+                        customer_id=customer.pk, at=at, status=statuses.get(program.pk)
+                    )
                     if change is not None:
                         accrual.tier_changes.append(change)
                         _on_commit(tier_changed.send, change=change)
@@ -436,6 +509,7 @@ def redeem(
     try:
         with transaction.atomic():
             account = _lock_accounts(customer, [(program, unit)])[(program.pk, unit)]
+            account.program = program
             # Checked under the lock: a concurrent duplicate has either committed or not started.
             if (found := _earlier_redemption(customer, reward, key)) is not None:
                 return found

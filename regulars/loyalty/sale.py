@@ -64,7 +64,11 @@ def record_sale(
             external_id=external_id,
         )
         accrual = accrue_purchase(
-            purchase=purchase, idempotency_key=f"accrue:{purchase.code}", staff=cashier
+            purchase=purchase,
+            idempotency_key=f"accrue:{purchase.code}",
+            staff=cashier,
+            lines=getattr(purchase, "lines_written", None),
+            just_recorded=created,
         )
     return Sale(purchase=purchase, accrual=accrual, created=created)
 

@@ -1,4 +1,9 @@
-"""Purchases and refunds over the REST API."""
+"""Purchases over the REST API: the reads, and the shapes and input resolution the writes share.
+
+Recording a purchase and refunding one are in regulars/loyalty/api.py: a sale earns points in the
+same transaction (loyalty.sale), and sales, below loyalty, must not import it. regulars/api.py
+serves both apps' operations on the same paths.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +13,13 @@ from decimal import Decimal
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema
 
-from regulars.accounts.api_support import ApiError, business_of, idempotent, paginate, require_write
+from regulars.accounts.api_support import ApiError, business_of, paginate
 from regulars.accounts.models import Location
 from regulars.accounts.tenancy import get_for_business
 from regulars.customers.models import Customer
 from regulars.lib.errors import DomainError
 from regulars.sales.models import Product, Purchase
-from regulars.sales.purchases import Line, record_purchase, refund_purchase
+from regulars.sales.purchases import Line
 
 router = Router()
 ERRORS = {401: ApiError, 403: ApiError, 404: ApiError, 409: ApiError, 422: ApiError, 429: ApiError}
@@ -127,29 +132,6 @@ def resolve_purchase_input(business, payload: PurchaseIn) -> dict:
     }
 
 
-@router.post(
-    "purchases",
-    response={201: PurchaseOut, 200: PurchaseOut, **ERRORS},
-    summary="Record a purchase",
-)
-def create_purchase(request: HttpRequest, payload: PurchaseIn):
-    """Record a purchase from line items or one amount. Send an `Idempotency-Key` header so a
-    retried request returns the first purchase instead of recording a second one."""
-    business = require_write(request)
-    key = (request.headers.get("Idempotency-Key") or "").strip() or None
-
-    def run():
-        purchase, created = record_purchase(
-            business=business,
-            idempotency_key=f"api:{key}" if key else None,
-            **resolve_purchase_input(business, payload),
-        )
-        out = purchases_of(business).get(pk=purchase.pk)
-        return (201 if created else 200), PurchaseOut.from_orm(out)
-
-    return idempotent(request, endpoint="purchases.create", payload=payload.dict(), run=run)
-
-
 class PurchaseFilters(Schema):
     customer: str | None = None
     since: datetime | None = None
@@ -174,26 +156,3 @@ def list_purchases(request: HttpRequest, filters: Query[PurchaseFilters]):
 @router.get("purchases/{code}", response={200: PurchaseOut, **ERRORS}, summary="One purchase")
 def get_purchase(request: HttpRequest, code: str):
     return get_for_business(purchases_of(business_of(request)), business_of(request), code=code)
-
-
-@router.post(
-    "purchases/{code}/refunds",
-    response={201: PurchaseOut, 200: PurchaseOut, **ERRORS},
-    summary="Refund a purchase, whole or in part",
-)
-def refund(request: HttpRequest, code: str, payload: RefundIn):
-    business = require_write(request)
-    purchase = get_for_business(Purchase, business, code=code)
-    key = (request.headers.get("Idempotency-Key") or "").strip() or None
-
-    def run():
-        _, created = refund_purchase(
-            purchase=purchase,
-            amount=payload.amount,
-            reason=payload.reason,
-            idempotency_key=f"api:{key}" if key else None,
-        )
-        out = purchases_of(business).get(pk=purchase.pk)
-        return (201 if created else 200), PurchaseOut.from_orm(out)
-
-    return idempotent(request, endpoint=f"purchases.refund.{code}", payload=payload.dict(), run=run)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 
@@ -12,7 +12,7 @@ from django.utils import timezone
 from regulars.accounts.models import Business, Location
 from regulars.customers.models import Customer, TimelineEntry
 from regulars.lib.errors import DomainError
-from regulars.lib.money import to_decimal
+from regulars.lib.money import CENT, to_decimal
 from regulars.sales.models import Product, Purchase, PurchaseLine, Refund
 from regulars.sales.signals import purchase_recorded, purchase_refunded
 
@@ -44,7 +44,9 @@ def record_purchase(
     """Record a purchase from line items (or one plain amount). Returns (purchase, created).
 
     Invariant: a purchase's total is the sum of its lines; the same idempotency key returns the
-    first purchase and writes nothing.
+    first purchase and writes nothing. A purchase this call created carries `lines_written`,
+    the lines it wrote (with their products), so a caller that reads them next (loyalty's
+    accrual, the API's answer) needs no query for them.
     """
     if customer is not None and customer.business_id != business.pk:
         raise SaleError("customer", "belongs to another business")
@@ -65,7 +67,9 @@ def record_purchase(
             raise SaleError(f"lines[{i}].unit_price", "must not be negative")
         if line.product is not None and line.product.business_id != business.pk:
             raise SaleError(f"lines[{i}].product", "belongs to another business")
-    total = sum((line.unit_price * line.quantity for line in lines), Decimal("0"))
+    # Amounts in cents, as the database keeps them, so the objects returned say what it says.
+    lines = [replace(line, unit_price=line.unit_price.quantize(CENT)) for line in lines]
+    total = sum((line.unit_price * line.quantity for line in lines), Decimal("0.00"))
     when = occurred_at or timezone.now()
     try:
         with transaction.atomic():
@@ -76,10 +80,11 @@ def record_purchase(
                 cashier=cashier,
                 occurred_at=when,
                 total=total,
+                refunded=Decimal("0.00"),
                 idempotency_key=idempotency_key or None,
                 external_id=external_id,
             )
-            PurchaseLine.objects.bulk_create(
+            purchase.lines_written = PurchaseLine.objects.bulk_create(
                 PurchaseLine(
                     purchase=purchase,
                     product=line.product,

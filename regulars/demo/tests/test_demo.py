@@ -17,6 +17,7 @@ from regulars.customers.models import Customer, TimelineEntry
 from regulars.demo import menu
 from regulars.demo.generator import SLUG, TIMEZONE, CodeSequence, DemoError, load_demo
 from regulars.lib.codes import ALPHABET
+from regulars.loyalty.models import Account, LedgerEntry, Program, Reward, TierStatus, Voucher
 from regulars.sales.models import Product, Purchase, PurchaseLine, Refund
 
 END = date(2025, 6, 30)
@@ -47,6 +48,16 @@ def digest() -> str:
         Refund.objects.filter(business__slug=SLUG)
         .order_by("code")
         .values_list("code", "purchase__code", "amount"),
+        # Loyalty: the ledger's own codes are random, what it says of each customer is not.
+        Account.objects.filter(business__slug=SLUG)
+        .order_by("customer__code", "program__name")
+        .values_list("customer__code", "program__name", "balance", "expired_through"),
+        TierStatus.objects.filter(business__slug=SLUG)
+        .order_by("customer__code")
+        .values_list("customer__code", "tier", "since", "period_ends_at"),
+        Voucher.objects.filter(business__slug=SLUG)
+        .order_by("customer__code", "issued_at", "name")
+        .values_list("customer__code", "name", "issued_at", "status", "used_purchase__code"),
     ]
     for query in queries:
         for row in query:
@@ -252,3 +263,34 @@ def test_codes_are_unique_reproducible_and_use_the_code_alphabet():
     assert all(len(c) == 10 and set(c) <= set(ALPHABET) for c in first)
     assert codes(1) == first
     assert codes(2) != first
+
+
+@pytest.mark.django_db
+def test_the_history_runs_through_the_programs_and_the_ledger_verifies():
+    summary = load(seed=6, customers=150)
+    out = StringIO()
+    call_command("ledger", "verify", "--business", SLUG, stdout=out)
+    assert out.getvalue().strip() == f"{SLUG}: ledger OK"
+    programs = {p.kind: p for p in Program.objects.filter(business__slug=SLUG)}
+    assert set(programs) == {"stamps", "points", "tiers"}
+    assert programs["stamps"].rules.config.stamps_needed == 9
+    catalogue = Reward.objects.filter(program=programs["points"]).order_by("cost")
+    assert [(r.name, r.cost) for r in catalogue] == [
+        ("Free croissant", 50),
+        ("Free cappuccino", 80),
+        ("10% off your order", 120),
+        ("Barista class for two", 600),
+    ]
+    assert [t.name for t in programs["tiers"].rules.config.tiers] == ["Silver", "Gold", "Platinum"]
+    entries = LedgerEntry.objects.filter(business__slug=SLUG)
+    assert summary.ledger_entries == entries.count()
+    assert set(entries.values_list("kind", flat=True)) >= {"earn", "redeem", "expire", "reverse"}
+    # Every member purchase that bought a coffee or spent a euro earned.
+    member_purchases = Purchase.objects.filter(business__slug=SLUG).exclude(customer=None)
+    earned = entries.filter(kind="earn").values("purchase").distinct().count()
+    assert earned == member_purchases.filter(total__gte=1).count()
+    assert summary.redemptions == Voucher.objects.filter(business__slug=SLUG).count() > 20
+    used = Voucher.objects.filter(business__slug=SLUG, status="used")
+    assert used.exists() and not used.exclude(used_purchase__customer=F("customer")).exists()
+    tiers = set(TierStatus.objects.filter(business__slug=SLUG).values_list("tier", flat=True))
+    assert {"silver", "gold"} <= tiers

@@ -15,6 +15,8 @@ from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.core.exceptions import ValidationError
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy
 
 if TYPE_CHECKING:
     from regulars.loyalty.models import Program
@@ -30,13 +32,18 @@ class Bonus:
     ALL = (JOINED, BIRTHDAY, REVIEW)
 
 
+# The reason of every purchase's earn: one lazy text, translated when the entry is written (a
+# back-fill of a hundred thousand purchases translates it once, not once a purchase).
+PURCHASE = gettext_lazy("Purchase")
+
+
 @dataclass(frozen=True)
 class Posting:
     """What a kind wants written: `amount` in the unit's integer step (points, stamps, cents)."""
 
     unit: str
     amount: int
-    reason: str
+    reason: str | Promise
     # Bonuses are not bought, so nothing can be returned: they skip the return window.
     pending: bool = True
 

@@ -16,6 +16,7 @@ from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from regulars.loyalty.models import CENTS_PER_UNIT, Program, Unit
 from regulars.loyalty.programs import register
@@ -28,6 +29,8 @@ from regulars.loyalty.programs.base import (
     decimal_of,
     known_keys,
 )
+
+CASHBACK = gettext_lazy("Cashback")
 
 
 @dataclass(frozen=True)
@@ -61,7 +64,7 @@ class CashbackProgram(ProgramKind):
             return []
         # total × percent / 100 in currency = total × percent in cents; floor to a whole cent.
         cents = int((total * self.config.percent).to_integral_value(rounding=ROUND_FLOOR))
-        return [Posting(Unit.CREDIT, cents, _("Cashback"))] if cents > 0 else []
+        return [Posting(Unit.CREDIT, cents, CASHBACK)] if cents > 0 else []
 
     def bonus(self, action: str) -> list[Posting]:
         amount = self.config.bonuses.get(action, Decimal(0))

@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 from regulars.loyalty.models import Program, Unit
 from regulars.loyalty.programs import register
 from regulars.loyalty.programs.base import (
+    PURCHASE,
     Posting,
     ProgramKind,
     PurchaseContext,
@@ -84,7 +85,7 @@ class PointsProgram(ProgramKind):
         points = round_to_int(raw, self.config.rounding)
         if points <= 0:
             return []
-        return [Posting(Unit.POINTS, points, _("Purchase"))]
+        return [Posting(Unit.POINTS, points, PURCHASE)]
 
     def bonus(self, action: str) -> list[Posting]:
         points = int(self.config.bonuses.get(action, 0))

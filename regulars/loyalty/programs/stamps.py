@@ -25,6 +25,7 @@ from django.utils.translation import gettext as _
 from regulars.loyalty.models import Program, Unit
 from regulars.loyalty.programs import register
 from regulars.loyalty.programs.base import (
+    PURCHASE,
     Posting,
     ProgramKind,
     PurchaseContext,
@@ -98,7 +99,7 @@ class StampsProgram(ProgramKind):
             stamps = sum(line.quantity for line in qualifying)
         if self.config.max_per_purchase is not None:
             stamps = min(stamps, self.config.max_per_purchase)
-        return [Posting(Unit.STAMPS, stamps, _("Purchase"))] if stamps > 0 else []
+        return [Posting(Unit.STAMPS, stamps, PURCHASE)] if stamps > 0 else []
 
     def bonus(self, action: str) -> list[Posting]:
         stamps = int(self.config.bonuses.get(action, 0))

@@ -42,6 +42,8 @@ from regulars.loyalty.programs.base import (
 from regulars.loyalty.signals import tier_changed
 from regulars.sales.models import Purchase
 
+UNREAD = object()  # `evaluate` reads (and locks) the status itself
+
 
 @dataclass(frozen=True)
 class Tier:
@@ -144,21 +146,21 @@ class TiersProgram(ProgramKind):
             return Decimal(qs.filter(total__gt=F("refunded")).count())
         return qs.aggregate(s=Sum(F("total") - F("refunded")))["s"] or Decimal(0)
 
-    def evaluate(self, *, customer_id: int, at: datetime) -> TierChange | None:
+    def evaluate(
+        self, *, customer_id: int, at: datetime, status: TierStatus | None | object = UNREAD
+    ) -> TierChange | None:
         """Measure the customer and move their tier: up at once, down only at period end.
 
         Call inside a transaction: the TierStatus row is locked so two purchases at once
-        cannot both decide from a stale tier.
+        cannot both decide from a stale tier. A caller that has already locked it (or found
+        there is none) passes it as `status`.
         """
         value = self.measure(customer_id, at)
         reached = self.reached(value)
         new = reached.key if reached else ""
         period = timedelta(days=self.config.period_days)
-        status = (
-            TierStatus.objects.select_for_update()
-            .filter(customer_id=customer_id, program=self.program)
-            .first()
-        )
+        if status is UNREAD:
+            status = locked_statuses([self.program], customer_id).get(self.program.pk)
         if status is None:
             if reached is None:
                 return None
@@ -213,17 +215,38 @@ class TiersProgram(ProgramKind):
         }
 
 
-def tier_multiplier(programs: list[Program], customer_id: int) -> Decimal:
+def locked_statuses(programs: list[Program], customer_id: int) -> dict[int, TierStatus]:
+    """The customer's TierStatus rows in these tiers programs, locked, by program pk."""
+    tiered = [p.pk for p in programs if p.kind == Program.Kind.TIERS]
+    if not tiered:
+        return {}
+    return {
+        s.program_id: s
+        for s in TierStatus.objects.select_for_update()
+        .filter(customer_id=customer_id, program_id__in=tiered)
+        .order_by("pk")
+    }
+
+
+def tier_multiplier(
+    programs: list[Program], customer_id: int, statuses: dict[int, TierStatus] | None = None
+) -> Decimal:
     """The best multiplier among the tiers the customer holds in the running tiers programs.
 
     Several tiers programs at once are rare; the best one wins, they never multiply together.
+    `statuses` (from `locked_statuses`) saves reading them again.
     """
     tiered = {p.pk: p for p in programs if p.kind == Program.Kind.TIERS}
     if not tiered:
         return Decimal(1)
+    if statuses is None:
+        statuses = {
+            s.program_id: s
+            for s in TierStatus.objects.filter(customer_id=customer_id, program_id__in=tiered)
+        }
     best = Decimal(1)
-    for status in TierStatus.objects.filter(customer_id=customer_id, program_id__in=tiered):
-        best = max(best, tiered[status.program_id].rules.multiplier(status.tier))
+    for program_id, status in statuses.items():
+        best = max(best, tiered[program_id].rules.multiplier(status.tier))
     return best
 
 

@@ -64,39 +64,7 @@ def test_bad_input_names_the_field(api, alice_cafe):
     assert error_of(caller.get("/customers", {"cursor": "forged"}), 422)["field"] == "cursor"
 
 
-def test_a_retried_purchase_counts_once_and_a_reused_key_with_another_body_is_409(
-    api, alice_cafe, make
-):
-    caller = api(alice_cafe)
-    dora = make.customer(alice_cafe)
-    body = {
-        "customer": dora.code,
-        "lines": [{"name": "Cappuccino", "unit_price": "3.40", "quantity": 2}],
-    }
-    first = caller.post("/purchases", body, headers={"Idempotency-Key": "till-1-0001"})
-    assert first.status_code == 201
-    assert first.json()["total"] == "6.80"
-    retry = caller.post("/purchases", body, headers={"Idempotency-Key": "till-1-0001"})
-    assert retry.status_code == 201 and retry.json() == first.json()
-    assert caller.get(f"/purchases/{first.json()['code']}").json() == first.json()
-    assert Purchase.objects.filter(business=alice_cafe).count() == 1
-    other = dict(body, lines=[{"name": "Espresso", "unit_price": "2.20"}])
-    conflict = error_of(
-        caller.post("/purchases", other, headers={"Idempotency-Key": "till-1-0001"}), 409
-    )
-    assert conflict["code"] == "idempotency_key_reused"
-    assert Purchase.objects.filter(business=alice_cafe).count() == 1
-
-
-def test_refunds_never_exceed_what_was_paid(api, alice_cafe, make):
-    caller = api(alice_cafe)
-    purchase = make.purchase(alice_cafe, make.customer(alice_cafe), amount="10.00")
-    part = caller.post(f"/purchases/{purchase.code}/refunds", {"amount": "4.00", "reason": "cold"})
-    assert part.status_code == 201 and part.json()["refunded"] == "4.00"
-    too_much = error_of(caller.post(f"/purchases/{purchase.code}/refunds", {"amount": "6.01"}), 422)
-    assert too_much["field"] == "amount"
-    rest = caller.post(f"/purchases/{purchase.code}/refunds", {})
-    assert rest.json()["refunded"] == "10.00"
+# Recording and refunding purchases (and what they earn): regulars/loyalty/tests/test_api.py.
 
 
 def test_cursor_pagination_walks_every_customer_once(api, alice_cafe, make):

@@ -66,7 +66,9 @@ class Command(BaseCommand):
         self.stdout.write(
             self.style.SUCCESS(
                 f"Loaded {summary.business.name} in {seconds:.1f} s: {summary.customers:,} "
-                f"customers, {summary.purchases:,} purchases, {summary.refunds:,} refunds."
+                f"customers, {summary.purchases:,} purchases, {summary.refunds:,} refunds, "
+                f"{summary.ledger_entries:,} ledger entries, {summary.redemptions:,} rewards "
+                "redeemed."
             )
         )
         self.stdout.write(f"Open http://{host}:{port}/b/{SLUG}/ and log in as:")
