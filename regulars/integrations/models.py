@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 
+from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -129,3 +130,115 @@ class WebhookAttempt(models.Model):
     @property
     def succeeded(self) -> bool:
         return self.status_code is not None and 200 <= self.status_code < 300
+
+
+def import_upload_path(job: ImportJob, filename: str) -> str:
+    """MEDIA_ROOT/imports/<business>/<job code>.csv: never the uploader's file name, never served."""
+    return f"imports/{job.business.slug}/{job.code}.csv"
+
+
+class ImportJob(BusinessOwned):
+    """One import of a CSV file: its mapping and options, the check, the run and its report.
+
+    The owner uploads (NEW), maps columns and checks the whole file (CHECKING → CHECKED), then
+    starts the import (QUEUED → RUNNING → DONE, or FAILED). Progress lives on this row and the
+    page polls it. `errors` keeps the first bad lines for the page (as codes, rendered in the
+    reader's language); `error_file` and `report_file` hold every bad and every skipped line.
+    `split_lines` and `copies` carry what the check learnt about the whole file to the run.
+    A CLI import reads the file in place (`source_path`) instead of an upload.
+    """
+
+    class Status(models.TextChoices):
+        NEW = "new", _("Waiting for the column mapping")
+        CHECKING = "checking", _("Checking the file")
+        CHECKED = "checked", _("Checked")
+        QUEUED = "queued", _("Waiting to start")
+        RUNNING = "running", _("Importing")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    class Kind(models.TextChoices):
+        SALES = "sales", _("Sales")
+        CUSTOMERS = "customers", _("Customers")
+
+    class OnError(models.TextChoices):
+        STOP = "stop", _("Stop: import nothing while any line is bad")
+        SKIP = "skip", _("Skip bad lines and import the rest")
+
+    code = models.CharField(max_length=12, default=new_code, unique=True, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    file = models.FileField(upload_to=import_upload_path, max_length=300, blank=True)
+    source_path = models.CharField(max_length=1000, blank=True)
+    filename = models.CharField(_("file"), max_length=255)
+    size = models.BigIntegerField(default=0)
+    kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices, default=Kind.SALES)
+    preset = models.CharField(_("preset"), max_length=40, default="generic")
+    headers = models.JSONField(default=list)
+    mapping = models.JSONField(default=dict)  # field name → column index
+    options = models.JSONField(default=dict)  # encoding, delimiter, decimal, date_format, …
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.NEW
+    )
+    total_rows = models.PositiveIntegerField(default=0)
+    processed_rows = models.PositiveIntegerField(default=0)
+    progress = models.PositiveSmallIntegerField(default=0)  # percent of the current step
+    error_count = models.PositiveIntegerField(default=0)
+    bad_lines = models.PositiveIntegerField(default=0)
+    errors = models.JSONField(default=list)
+    split_lines = models.JSONField(default=list)
+    copies = models.JSONField(default=dict)
+    summary = models.JSONField(default=dict)  # what the check counted
+    result = models.JSONField(default=dict)  # what the import wrote and left out
+    message = models.TextField(blank=True)
+    error_file = models.FileField(max_length=300, blank=True)
+    report_file = models.FileField(max_length=300, blank=True)
+    checked_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("import")
+        verbose_name_plural = _("imports")
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.filename} ({self.code})"
+
+    @property
+    def path(self) -> str:
+        return self.file.path if self.file else self.source_path
+
+    @property
+    def busy(self) -> bool:
+        return self.status in (self.Status.CHECKING, self.Status.QUEUED, self.Status.RUNNING)
+
+    def option(self, name: str, default=None):
+        return (self.options or {}).get(name, default)
+
+
+class Erasure(BusinessOwned):
+    """The record that a customer's personal data was erased: by whom, when, on whose request.
+
+    The customer row stays (anonymised) so that purchases and ledger entries keep adding up;
+    this row is the business's proof that the request was carried out.
+    """
+
+    customer = models.ForeignKey(
+        "customers.Customer", null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    customer_code = models.CharField(max_length=12)
+    erased_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    erased_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("erasure")
+        verbose_name_plural = _("erasures")
+        ordering = ["-erased_at"]
+
+    def __str__(self) -> str:
+        return f"{self.customer_code} @ {self.erased_at:%Y-%m-%d}"

@@ -1,4 +1,4 @@
-"""Owner pages for integrations: API keys and webhook endpoints with their delivery log.
+"""Owner pages for integrations: API keys, webhooks, imports, exports and a customer's data.
 
 Every change is a POST. Views that take a code look the object up in the current business
 first (404 for anyone else's) and only then check the method.
@@ -11,17 +11,42 @@ import json
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import Prefetch
-from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    HttpResponseNotAllowed,
+    StreamingHttpResponse,
+)
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
 from regulars.accounts import apikeys
 from regulars.accounts.models import ApiKey, Role
 from regulars.accounts.tenancy import business_view, get_for_business
-from regulars.integrations import deliveries
+from regulars.customers.models import Customer
+from regulars.integrations import deliveries, exports, privacy, tasks
 from regulars.integrations.events import ALL_EVENTS
-from regulars.integrations.forms import ApiKeyForm, WebhookEndpointForm
-from regulars.integrations.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from regulars.integrations.forms import (
+    DATE_CHOICES,
+    ApiKeyForm,
+    EraseForm,
+    ExportForm,
+    ImportMappingForm,
+    ImportUploadForm,
+    WebhookEndpointForm,
+)
+from regulars.integrations.imports import jobs as imports
+from regulars.integrations.imports.presets import PRESETS, preset_choices
+from regulars.integrations.imports.problems import Problem
+from regulars.integrations.models import (
+    ImportJob,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 
 
 def _not_post(request: HttpRequest) -> bool:
@@ -46,6 +71,9 @@ def _index(
         "key_form": key_form or ApiKeyForm(),
         "endpoint_form": endpoint_form or WebhookEndpointForm(),
         "all_events": ALL_EVENTS,
+        "imports": ImportJob.objects.for_business(business)[:5],
+        "exports": exports.EXPORTS.values(),
+        "export_form": ExportForm(),
     }
     return render(request, "integrations/index.html", context)
 
@@ -195,3 +223,230 @@ def webhook_resend(request: HttpRequest, code: str, delivery: str) -> HttpRespon
     logged = deliveries.resend(found)
     _report(request, logged, found)
     return _back(request, endpoint)
+
+
+# --- import -------------------------------------------------------------------------------
+
+
+def _job(request: HttpRequest, code: str) -> ImportJob:
+    return get_for_business(ImportJob, request.business, code=code)
+
+
+def _imports_page(request: HttpRequest, form: ImportUploadForm | None = None) -> HttpResponse:
+    jobs = ImportJob.objects.for_business(request.business).select_related("created_by")
+    context = {
+        "form": form or ImportUploadForm(),
+        "page": Paginator(jobs, 25).get_page(request.GET.get("page")),
+        "presets": PRESETS.values(),
+    }
+    return render(request, "integrations/imports/list.html", context)
+
+
+@business_view(role=Role.OWNER)
+def import_list(request: HttpRequest) -> HttpResponse:
+    """Past imports, and the form to upload a new file (step 1)."""
+    if request.method != "POST":
+        return _imports_page(request)
+    form = ImportUploadForm(request.POST, request.FILES)
+    if not form.is_valid():
+        return _imports_page(request, form)
+    upload = form.cleaned_data["file"]
+    job = ImportJob(
+        business=request.business,
+        created_by=request.user,
+        filename=upload.name[:255],
+        size=upload.size,
+        preset=form.cleaned_data["preset"],
+    )
+    job.file.save("upload.csv", upload, save=False)
+    job.save()
+    imports.configure(
+        job,
+        options={
+            "encoding": form.cleaned_data["encoding"],
+            "delimiter": form.cleaned_data["delimiter"],
+        },
+    )
+    return redirect("import_detail", slug=request.business.slug, code=job.code)
+
+
+def _detail(request: HttpRequest, job: ImportJob, form: ImportMappingForm | None = None):
+    context = {"job": job, "can_start": ""}
+    editable = job.status in (ImportJob.Status.NEW, ImportJob.Status.CHECKED)
+    if editable and job.path:
+        context["form"] = form or ImportMappingForm(job=job)
+        context["preview"] = imports.preview(job)
+        context["date_choices"] = DATE_CHOICES
+    if job.status == ImportJob.Status.CHECKED:
+        context["can_start"] = imports.can_start(job)
+        context["problems"] = [Problem.from_dict(p) for p in job.errors]
+    if job.status in (ImportJob.Status.DONE, ImportJob.Status.FAILED):
+        context["problems"] = [Problem.from_dict(p) for p in job.errors]
+    context["presets"] = preset_choices(job.kind)
+    return render(request, "integrations/imports/detail.html", context)
+
+
+@business_view(role=Role.OWNER)
+def import_detail(request: HttpRequest, code: str) -> HttpResponse:
+    """Steps 2 and 3: map the columns with a live preview, then check the whole file.
+
+    POST saves the mapping and options; with `check` it also starts the check (a task), with
+    `preset` it guesses the mapping again from another preset.
+    """
+    job = _job(request, code)
+    if request.method != "POST":
+        return _detail(request, job)
+    if job.busy or job.status in (ImportJob.Status.DONE, ImportJob.Status.FAILED):
+        messages.error(request, _("This import can no longer be changed."))
+        return redirect("import_detail", slug=request.business.slug, code=job.code)
+    if "preset" in request.POST:
+        preset = request.POST["preset"]
+        if preset in PRESETS and PRESETS[preset].kind == job.kind:
+            reading = {k: job.option(k) for k in ("encoding", "delimiter")}
+            imports.configure(job, preset=preset, options=reading, mapping=None)
+            job.status = ImportJob.Status.NEW
+            job.save(update_fields=["status"])
+        return redirect("import_detail", slug=request.business.slug, code=job.code)
+    form = ImportMappingForm(request.POST, job=job)
+    if not form.is_valid():
+        return _detail(request, job, form)
+    reread = form.options["encoding"] != job.option("encoding") or form.options[
+        "delimiter"
+    ] != job.option("delimiter")
+    imports.configure(job, options=form.options, mapping=None if reread else form.mapping)
+    if job.status == ImportJob.Status.CHECKED:
+        job.status = ImportJob.Status.NEW  # what was checked is not what is set now
+        job.save(update_fields=["status"])
+    if reread:
+        messages.info(
+            request, _("The file was read again with the new settings; check the column mapping.")
+        )
+    elif "check" in request.POST:
+        try:
+            imports.start_check(job)
+        except imports.ImportRefused as exc:
+            messages.error(request, str(exc))
+        else:
+            tasks.enqueue_import_step(job.pk, tasks.check_import)
+    return redirect("import_detail", slug=request.business.slug, code=job.code)
+
+
+@business_view(role=Role.OWNER)
+def import_progress(request: HttpRequest, code: str) -> HttpResponse:
+    """The progress box the page polls (htmx); reloads the page once the step is over."""
+    job = _job(request, code)
+    response = render(request, "integrations/imports/_progress.html", {"job": job})
+    if not job.busy and request.headers.get("HX-Request"):
+        response["HX-Refresh"] = "true"
+    return response
+
+
+@business_view(role=Role.OWNER)
+def import_start(request: HttpRequest, code: str) -> HttpResponse:
+    """Step 4: import the checked file in the background."""
+    job = _job(request, code)
+    if _not_post(request):
+        return HttpResponseNotAllowed(["POST"])
+    try:
+        imports.queue(job)
+    except imports.ImportRefused as exc:
+        messages.error(request, str(exc))
+    else:
+        tasks.enqueue_import_step(job.pk, tasks.run_import)
+    return redirect("import_detail", slug=request.business.slug, code=job.code)
+
+
+def _stored_csv(stored, name: str) -> HttpResponse:
+    if not stored:
+        raise Http404("No such report")
+    try:
+        handle = stored.open("rb")
+    except FileNotFoundError as exc:
+        raise Http404("No such report") from exc
+    return FileResponse(handle, as_attachment=True, filename=name, content_type="text/csv")
+
+
+@business_view(role=Role.OWNER)
+def import_errors(request: HttpRequest, code: str) -> HttpResponse:
+    """Every bad line the check found, with its number, column and reason."""
+    job = _job(request, code)
+    return _stored_csv(job.error_file, f"{job.code}-bad-lines.csv")
+
+
+@business_view(role=Role.OWNER)
+def import_skipped(request: HttpRequest, code: str) -> HttpResponse:
+    """Every line the import left out, and why."""
+    job = _job(request, code)
+    return _stored_csv(job.report_file, f"{job.code}-skipped.csv")
+
+
+@business_view(role=Role.OWNER)
+def import_delete_files(request: HttpRequest, code: str) -> HttpResponse:
+    """Delete the uploaded file and its reports (they hold customers' data); keep the record."""
+    job = _job(request, code)
+    if _not_post(request):
+        return HttpResponseNotAllowed(["POST"])
+    if job.busy:
+        messages.error(request, _("Wait until the import has finished."))
+    else:
+        imports.delete_files(job)
+        messages.success(request, _("The uploaded file and its reports were deleted."))
+    return redirect("import_list", slug=request.business.slug)
+
+
+# --- export -------------------------------------------------------------------------------
+
+
+@business_view(role=Role.OWNER)
+def export_csv(request: HttpRequest, kind: str) -> HttpResponse:
+    """One export as CSV, streamed row by row (see `exports`)."""
+    if kind not in exports.EXPORTS:
+        raise Http404("No such export")
+    form = ExportForm(request.GET)
+    if not form.is_valid():
+        return HttpResponseBadRequest(" ".join(str(e) for e in form.errors.values()))
+    since, until = form.cleaned_data["since"], form.cleaned_data["until"]
+    body = exports.stream(kind, request.business, since=since, until=until)
+    response = StreamingHttpResponse(body, content_type="text/csv; charset=utf-8")
+    name = exports.filename(kind, request.business, since, until)
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+# --- a customer's data --------------------------------------------------------------------
+
+
+def _customer(request: HttpRequest, code: str) -> Customer:
+    return get_for_business(Customer, request.business, code=code)
+
+
+@business_view(role=Role.OWNER)
+def customer_data(request: HttpRequest, code: str) -> HttpResponse:
+    """Everything held on one customer, as a JSON download (their right to their data)."""
+    customer = _customer(request, code)
+    response = HttpResponse(
+        privacy.customer_data_json(customer), content_type="application/json; charset=utf-8"
+    )
+    response["Content-Disposition"] = f'attachment; filename="customer-{customer.code}.json"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@business_view(role=Role.OWNER)
+def customer_erase(request: HttpRequest, code: str) -> HttpResponse:
+    """Erase a customer's personal data after the owner types their name; logged."""
+    customer = _customer(request, code)
+    erased = privacy.erased_at(customer)
+    form = EraseForm(request.POST or None, customer=customer)
+    if request.method == "POST" and erased is None and form.is_valid():
+        privacy.erase_customer(customer=customer, staff=request.user)
+        messages.success(
+            request,
+            _(
+                "The customer's personal data was erased. Their purchases and points stay in your totals."
+            ),
+        )
+        return redirect("customer_detail", slug=request.business.slug, code=customer.code)
+    context = {"customer": customer, "form": form, "erased": erased}
+    return render(request, "integrations/erase.html", context)
