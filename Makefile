@@ -70,7 +70,7 @@ test-postgres: install
 # strings are translated (with its top-level modules); every other folder is ignored, so apps still
 # being built add nothing. Keep it equal to TRANSLATED_FOLDERS in tests/i18n/test_translations.py.
 I18N_LANGUAGES := ru uk hu hr
-I18N_FOLDERS := templates accounts customers sales lib
+I18N_FOLDERS := templates accounts customers sales lib loyalty portal analytics integrations
 I18N_IGNORE := $(foreach d,$(filter-out $(I18N_FOLDERS) locale,$(patsubst regulars/%/,%,$(wildcard regulars/*/))),--ignore='$(d)/*')
 messages: install
 	cd regulars && ../$(BIN)/regulars makemessages $(addprefix -l ,$(I18N_LANGUAGES)) --no-obsolete \

@@ -209,7 +209,7 @@ def _forecast_figure(ctx: Context, rows: list[list[Any]]) -> dict[str, Any]:
             {
                 "type": "scatter",
                 "mode": "lines",
-                "name": _("80% interval"),
+                "name": _("%(share)s%% interval") % {"share": 80},
                 "x": x,
                 "y": [r[3] for r in ahead],
                 "fill": "tonexty",
