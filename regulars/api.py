@@ -15,6 +15,7 @@ from ninja.errors import AuthenticationError, HttpError, Throttled, ValidationEr
 from ninja.throttling import AuthRateThrottle
 
 from regulars.accounts.api_support import ApiKeyAuth
+from regulars.analytics.api import router as analytics_router
 from regulars.customers.api import router as customers_router
 from regulars.lib.errors import DomainError
 from regulars.loyalty.api import router as loyalty_router
@@ -73,6 +74,7 @@ api = RegularsAPI(
 api.add_router("/customers", customers_router, tags=["customers"])
 api.add_router("/", sales_router, tags=["purchases"])
 api.add_router("/", loyalty_router)
+api.add_router("/", analytics_router)
 
 
 def _error(request: HttpRequest, status: int, code: str, message: str, field: str | None = None):

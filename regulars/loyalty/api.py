@@ -53,7 +53,15 @@ from regulars.sales.api import resolve_purchase_input as resolve_sale
 from regulars.sales.models import Purchase
 
 router = Router()
-ERRORS = {401: ApiError, 403: ApiError, 404: ApiError, 409: ApiError, 422: ApiError, 429: ApiError}
+ERRORS = {
+    400: ApiError,
+    401: ApiError,
+    403: ApiError,
+    404: ApiError,
+    409: ApiError,
+    422: ApiError,
+    429: ApiError,
+}
 Money = Decimal
 # Points and stamps are whole numbers; store credit is money, a decimal string like every amount.
 Amount = int | Money

@@ -22,7 +22,15 @@ from regulars.sales.models import Product, Purchase
 from regulars.sales.purchases import Line
 
 router = Router()
-ERRORS = {401: ApiError, 403: ApiError, 404: ApiError, 409: ApiError, 422: ApiError, 429: ApiError}
+ERRORS = {
+    400: ApiError,
+    401: ApiError,
+    403: ApiError,
+    404: ApiError,
+    409: ApiError,
+    422: ApiError,
+    429: ApiError,
+}
 Money = Decimal
 
 
