@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "regulars.integrations",
     "regulars.portal",
     "regulars.demo",
+    "regulars.scheduler",
 ]
 
 MIDDLEWARE = [
@@ -132,6 +133,9 @@ elif _tasks_backend == "rq":
     RQ_QUEUES = {"default": {"URL": env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")}}
 else:
     TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+
+# How often each worker's scheduler looks for periodic jobs that are due (regulars.scheduler).
+SCHEDULER_TICK_S = env.int("SCHEDULER_TICK_S", default=60)
 
 # Analytics: a customer "is a customer" at a date when they bought within this many days.
 ANALYTICS_ACTIVE_DAYS = env.int("ANALYTICS_ACTIVE_DAYS", default=90)

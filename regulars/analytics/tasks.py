@@ -134,3 +134,9 @@ def run_refresh(business_id: int, *, force: bool = False, progress=None) -> dict
 def refresh_analytics(business_id: int) -> dict[str, Any]:
     """Recompute a business's analytics (run by `regulars db_worker`)."""
     return run_refresh(business_id)
+
+
+@task()
+def refresh_all_analytics() -> dict[str, bool]:
+    """Nightly (regulars.scheduler): queue a refresh of every business; busy ones are left be."""
+    return {b.slug: request_refresh(b) for b in Business.objects.order_by("pk")}

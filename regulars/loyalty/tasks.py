@@ -1,7 +1,8 @@
-"""Scheduled loyalty work, as django.tasks tasks (run by `regulars db_worker`).
+"""Scheduled loyalty work, as django.tasks tasks (run by `regulars worker`).
 
-Schedule `expire_points` once a day (cron: `regulars ledger expire`, or enqueue it from any
-scheduler); every step is idempotent, so a missed or doubled run does no harm.
+`expire_points` is enqueued once a day by the scheduler in every worker (regulars.scheduler;
+without a worker, run `regulars ledger expire` from cron); every step is idempotent, so a
+missed or doubled run does no harm.
 """
 
 from __future__ import annotations
