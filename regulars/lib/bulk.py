@@ -57,6 +57,7 @@ class BulkWriter:
         self.using = using or router.db_for_write(models.Model)
         self.postgres = connections[self.using].vendor == "postgresql"
         self._next_id: dict[str, int] = {}
+        self._sequences: dict[str, str] = {}
 
     @property
     def connection(self):
@@ -87,8 +88,13 @@ class BulkWriter:
         with self.connection.cursor() as cursor:
             driver_cursor = cursor.cursor
             if self.postgres and hasattr(driver_cursor, "copy"):
-                # psycopg 3's COPY: one stream, no statement to parse per row.
-                with driver_cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+                # psycopg 3's COPY: one stream, no statement to parse per row. On the driver's
+                # cursor errors come as psycopg's own: wrapped, a clash on a unique key is the
+                # IntegrityError that callers retry on, as with executemany.
+                with (
+                    self.connection.wrap_database_errors,
+                    driver_cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy,
+                ):
                     for row in rows:
                         copy.write_row(row)
                 return
@@ -134,9 +140,14 @@ class BulkWriter:
         pk = model._meta.pk.column
         with self.connection.cursor() as cursor:
             if self.postgres:
+                sequence = self._sequences.get(table)
+                if sequence is None:
+                    # Looked up once: called in the select list it would run for every row,
+                    # and cost eight times what the nextval() calls cost.
+                    cursor.execute("SELECT pg_get_serial_sequence(%s, %s)", [table, pk])
+                    sequence = self._sequences[table] = cursor.fetchone()[0]
                 cursor.execute(
-                    "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
-                    [table, pk, n],
+                    "SELECT nextval(%s::regclass) FROM generate_series(1, %s)", [sequence, n]
                 )
                 return [row[0] for row in cursor.fetchall()]
             cursor.execute(

@@ -468,3 +468,62 @@ def test_the_command_maps_columns_by_name_or_number_and_a_dry_run_writes_nothing
         call_command("import", path, business="alice-cafe", map=["nope=date"])
     with pytest.raises(CommandError, match="business"):
         call_command("import", path, business="nobody")
+
+
+def test_a_first_import_skips_the_look_up_of_keys_a_re_import_does_it(
+    alice_cafe, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(importer, "BATCH", 2)
+    calls = []
+    existing = importer.BulkWriter.existing
+
+    def spy(self, *args, **kwargs):
+        calls.append(args)
+        return existing(self, *args, **kwargs)
+
+    monkeypatch.setattr(importer.BulkWriter, "existing", spy)
+    path = write_csv(tmp_path, GOOD)
+    import_file(alice_cafe, path)
+    assert calls == []  # nothing imported before: no key of the file can be there
+    _job, _checked, again = import_file(alice_cafe, path)
+    assert len(calls) == 2 and (again.purchases_created, again.purchases_existing) == (0, 4)
+
+
+def test_a_key_written_by_someone_else_meanwhile_is_still_never_written_twice(
+    alice_cafe, tmp_path, monkeypatch
+):
+    # The first-import shortcut sees no imported purchase, yet R2 is there (a concurrent
+    # import): the unique key refuses the batch, and its retry looks the keys up.
+    path = write_csv(tmp_path, GOOD)
+    job = make_job(alice_cafe, path)
+    check(job)
+    Purchase.objects.create(
+        business=alice_cafe, occurred_at=timezone.now(), total=Decimal("1.00"),
+        external_id="R2", idempotency_key="import:R2",
+    )  # fmt: skip
+    monkeypatch.setattr(importer, "KEY_PREFIX", "no-import-has-this-prefix:")
+    jobs.queue(job)
+    result = jobs.run_job(job)
+    assert (result.purchases_created, result.purchases_existing) == (3, 1)
+    assert purchases(alice_cafe).filter(idempotency_key="import:R2").count() == 1
+
+
+def test_the_garbage_collector_is_paused_while_reading_and_on_again_after(
+    alice_cafe, tmp_path, monkeypatch
+):
+    import gc
+
+    monkeypatch.setattr(importer, "COLLECT_EVERY", 2)
+    seen = []
+    reader_records = importer.Reader.records
+
+    def records(self):
+        for record in reader_records(self):
+            seen.append(gc.isenabled())
+            yield record
+
+    monkeypatch.setattr(importer.Reader, "records", records)
+    assert gc.isenabled()
+    _job, checked, result = import_file(alice_cafe, write_csv(tmp_path, GOOD))
+    assert checked.ok and result.purchases_created == 4
+    assert seen and not any(seen) and gc.isenabled()
