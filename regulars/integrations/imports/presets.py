@@ -2,7 +2,7 @@
 
 A preset names the headers each field goes by in one system's export; everything it does not
 name falls back to the generic header spellings of `fields.FIELDS`. Where each layout comes
-from, and how sure we are of it, is written down in docs/import.md. The guess is only a start:
+from, and how sure we are of it, is written down in docs/import-export.md. The guess is only a start:
 the owner sees the mapping and the first rows as they will be read, and can change both.
 """
 

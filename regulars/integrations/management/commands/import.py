@@ -35,7 +35,7 @@ class Command(BaseCommand):
             "--preset",
             default=DEFAULT_PRESET,
             choices=sorted(PRESETS),
-            help=f"the file's layout (default {DEFAULT_PRESET}); see docs/import.md",
+            help=f"the file's layout (default {DEFAULT_PRESET}); see docs/import-export.md",
         )
         parser.add_argument(
             "--map",
@@ -43,7 +43,7 @@ class Command(BaseCommand):
             default=[],
             metavar="COLUMN=FIELD",
             help="read FIELD from COLUMN (a header or a column number from 1); "
-            "'-=FIELD' leaves FIELD unmapped. Repeat as needed. Fields: " + ", ".join(FIELDS),
+            "--map=-=FIELD (with the =) leaves FIELD unmapped. Repeat as needed. Fields: " + ", ".join(FIELDS),
         )
         parser.add_argument("--encoding", choices=ENCODINGS, help="default: detected")
         parser.add_argument(
