@@ -30,8 +30,10 @@ class KpiOut(Schema):
     label: str
     kind: str = Field(..., description="money, integer, number, percent, days or years")
     better: str | None = Field(None, description="up or down: which change is good news")
-    value: float | None = Field(None, description="this period; money as a decimal number")
-    previous: float | None = Field(None, description="the period before, as long")
+    value: Decimal | None = Field(
+        None, description="this period, a decimal string: money to the cent, ratios to 4 places"
+    )
+    previous: Decimal | None = Field(None, description="the period before, as long")
 
 
 class KpisOut(Schema):
@@ -100,6 +102,14 @@ def _money(value: float | None) -> Decimal | None:
     return None if value is None else Decimal(str(value)).quantize(Decimal("0.01"))
 
 
+def _figure(kind: str, value: float | None) -> Decimal | None:
+    """A computed figure as the API shows numbers: a decimal, never a float."""
+    if value is None:
+        return None
+    places = {"money": "0.01", "integer": "1"}.get(kind, "0.0001")
+    return Decimal(repr(value)).quantize(Decimal(places))
+
+
 @router.get("kpis", response={200: KpisOut, **ERRORS}, summary="The dashboard's KPIs")
 def kpis(request: HttpRequest, filters: Query[KpiFilters]):
     """Revenue, purchases, average order value, retention, churn, CLV and the rest for the last
@@ -117,8 +127,8 @@ def kpis(request: HttpRequest, filters: Query[KpiFilters]):
                 "label": str(k.label),
                 "kind": k.kind,
                 "better": k.better,
-                "value": period["current"].get(k.key),
-                "previous": period["previous"].get(k.key),
+                "value": _figure(k.kind, period["current"].get(k.key)),
+                "previous": _figure(k.kind, period["previous"].get(k.key)),
             }
             for k in reports.KPIS
         ]

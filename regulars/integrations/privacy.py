@@ -21,10 +21,10 @@ from django.db.models.functions import Cast
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from regulars.customers.models import Customer, TimelineEntry, new_card_code
+from regulars.customers.models import Customer, TimelineEntry, new_card_code, new_card_token
 from regulars.integrations.models import Erasure, WebhookDelivery
 from regulars.loyalty.models import Account, LedgerEntry, PromoCard, TierStatus, Voucher
-from regulars.sales.models import Purchase, PurchaseLine
+from regulars.sales.models import Purchase, PurchaseLine, Refund
 
 logger = logging.getLogger(__name__)
 
@@ -220,8 +220,12 @@ def erase_customer(*, customer: Customer, staff) -> Erasure:
     locked.marketing_consent = False
     locked.consent_at = None
     locked.card_code = new_card_code()
+    locked.card_token = new_card_token()  # the old card link stops working
     locked.save()
     locked.tags.clear()
+    # Free text written about them; the amounts stay.
+    PromoCard.objects.filter(business=business, customer=locked).update(reason="")
+    Refund.objects.filter(purchase__business=business, purchase__customer=locked).update(reason="")
     timeline = TimelineEntry.objects.filter(customer=locked)
     timeline.update(text="")
     timeline.exclude(kind__in=NEUTRAL_KINDS).update(data={})

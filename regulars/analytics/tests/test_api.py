@@ -32,10 +32,15 @@ def test_kpis_are_the_dashboards_figures(api, refreshed):
         assert body["status"] == "done" and body["days"] == days and body["currency"] == "EUR"
         period = snapshot.data["kpis"][str(days)]
         by_key = {k["key"]: k for k in body["kpis"]}
-        assert by_key["revenue"]["value"] == period["current"]["revenue"]
-        assert by_key["revenue"]["previous"] == period["previous"]["revenue"]
+        revenue = Decimal(by_key["revenue"]["value"])
+        assert revenue == Decimal(repr(period["current"]["revenue"])).quantize(Decimal("0.01"))
+        assert revenue > 0 and revenue.as_tuple().exponent == -2  # money: a string, to the cent
+        previous = period["previous"]["revenue"]
+        assert by_key["revenue"]["previous"] == (
+            None if previous is None else str(Decimal(repr(previous)).quantize(Decimal("0.01")))
+        )
         assert by_key["churn"]["better"] == "down"
-        assert by_key["revenue"]["value"] > 0
+        assert by_key["orders"]["value"] == str(period["current"]["orders"])
 
 
 def test_a_period_the_dashboard_does_not_have_is_a_clear_error(api, refreshed):

@@ -17,10 +17,10 @@ from regulars.integrations import privacy
 from regulars.integrations.events import emit
 from regulars.integrations.models import Erasure, WebhookDelivery, WebhookEndpoint
 from regulars.loyalty.ledger import redeem
-from regulars.loyalty.models import Account, LedgerEntry, Program, Reward
+from regulars.loyalty.models import Account, LedgerEntry, Program, PromoCard, Reward
 from regulars.loyalty.sale import record_sale, refund_sale
 from regulars.loyalty.vouchers import issue_promo_card
-from regulars.sales.models import Purchase
+from regulars.sales.models import Purchase, Refund
 
 pytestmark = pytest.mark.django_db
 
@@ -107,8 +107,12 @@ def test_erasure_removes_the_person_and_keeps_every_total(client, alice, alice_c
     )
     emit(alice_cafe, "customer.created", {"customer": {"code": dora.code, "name": dora.name,
                                                        "email": dora.email}}, enqueue=False)  # fmt: skip
+    refund_sale(
+        purchase=Purchase.objects.get(customer=dora, total=Decimal("8.50")),
+        amount=Decimal("1.00"), reason="Dora spilt it", idempotency_key="r2",
+    )  # fmt: skip
     before = totals(alice_cafe)
-    old_card = dora.card_code
+    old_card, old_link = dora.card_code, reverse("portal_card", args=[dora.card_token])
     client.force_login(alice)
 
     page = client.get(url("customer_erase", dora.code))
@@ -135,6 +139,9 @@ def test_erasure_removes_the_person_and_keeps_every_total(client, alice, alice_c
     assert dora.birthday is None and dora.preferences == {} and not dora.tags.exists()
     assert not dora.marketing_consent and dora.consent_at is None
     assert dora.card_code != old_card and not Customer.objects.filter(card_code=old_card).exists()
+    assert client.get(old_link).status_code == 404  # "their card stops working"
+    assert set(PromoCard.objects.filter(customer=dora).values_list("reason", flat=True)) == {""}
+    assert not Refund.objects.filter(purchase__customer=dora).exclude(reason="").exists()
     note = dora.timeline.get(kind="note", text="")
     assert note.data == {}  # the old note: text and data gone
     assert (
