@@ -57,3 +57,8 @@ def enrol(
                 location=location,
             )
     return Enrolment(customer=customer, created=created, bonus=bonus)
+
+
+def pay_joined_bonus(sender, customer: Customer, **kwargs) -> None:
+    """customer_created receiver (sent after commit): the joined bonus, once per customer."""
+    award_bonus(customer=customer, action=Bonus.JOINED, idempotency_key=f"joined:{customer.code}")

@@ -39,3 +39,50 @@ def expire_points(business_slug: str | None = None, notice_days: int = EXPIRY_NO
     if business_slug:
         businesses = businesses.filter(slug=business_slug)
     return {b.slug: run_expiry(b, notice_days=notice_days) for b in businesses}
+
+
+def birthdays_today(business: Business, today) -> list:
+    """Customers of the business whose birthday is `today` (29 February counts on the 28th in
+    other years)."""
+    import calendar
+
+    from regulars.customers.models import Customer
+
+    days = [today.day]
+    if today.month == 2 and today.day == 28 and not calendar.isleap(today.year):
+        days.append(29)
+    return list(
+        Customer.objects.filter(
+            business=business, birthday__month=today.month, birthday__day__in=days
+        ).order_by("pk")
+    )
+
+
+def run_birthday_bonuses(business: Business, *, now=None) -> int:
+    """Pay the running programs' birthday bonus to today's birthdays (in the business's time
+    zone); keyed by customer and year, so a second run the same year pays nothing more."""
+    from zoneinfo import ZoneInfo
+
+    from regulars.loyalty.ledger import award_bonus
+    from regulars.loyalty.models import LedgerEntry, Program
+    from regulars.loyalty.programs.base import Bonus
+
+    programs = Program.objects.running_for(business)
+    if not any(p.rules.bonus(Bonus.BIRTHDAY) for p in programs):
+        return 0
+    now = now or timezone.now()
+    today = now.astimezone(ZoneInfo(business.timezone)).date()
+    paid = 0
+    for customer in birthdays_today(business, today):
+        key = f"birthday:{customer.code}:{today.year}"
+        if LedgerEntry.objects.filter(business=business, operation=key).exists():
+            continue  # paid by an earlier run today
+        if award_bonus(customer=customer, action=Bonus.BIRTHDAY, idempotency_key=key, now=now):
+            paid += 1
+    return paid
+
+
+@task()
+def birthday_bonuses() -> dict:
+    """Daily: the birthday bonus for every business that runs one."""
+    return {b.slug: run_birthday_bonuses(b) for b in Business.objects.order_by("pk")}

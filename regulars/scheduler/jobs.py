@@ -43,6 +43,10 @@ JOBS: tuple[Job, ...] = (
     # Expire due points by lots, review tiers whose period ended, announce what expires soon.
     Job("loyalty.expire_points", "regulars.loyalty.tasks.expire_points", timedelta(days=1),
         offset=timedelta(hours=3)),  # fmt: skip
+    # Birthday bonuses: hourly, so that each business's own midnight is met wherever it is;
+    # keyed by customer and year, so the other 23 runs of the day pay nothing.
+    Job("loyalty.birthday_bonuses", "regulars.loyalty.tasks.birthday_bonuses",
+        timedelta(hours=1)),  # fmt: skip
     # Recompute every business's analytics overnight, so the dashboard opens on fresh numbers.
     Job("analytics.refresh_all", "regulars.analytics.tasks.refresh_all_analytics",
         timedelta(days=1), offset=timedelta(hours=4)),  # fmt: skip
