@@ -119,6 +119,23 @@ class RedeemForm(KeyedForm):
     reward = forms.CharField(max_length=12)
 
 
+class CreditForm(KeyedForm):
+    """Pay part of a purchase with store credit (cashback)."""
+
+    program = forms.CharField(max_length=12)
+    amount = forms.CharField(label=_("Amount"), max_length=20)
+
+    def clean_amount(self) -> Decimal:
+        raw = (self.cleaned_data.get("amount") or "").strip().replace(" ", "").replace("\xa0", "")
+        try:
+            amount = to_decimal(raw)
+        except ValueError:
+            raise forms.ValidationError(_("Enter an amount like 4.50.")) from None
+        if amount <= 0:
+            raise forms.ValidationError(_("Enter an amount above zero."))
+        return amount
+
+
 class UndoForm(KeyedForm):
     entry = forms.CharField(max_length=12)
 

@@ -9,6 +9,7 @@ urlpatterns = [
     path("counter/<str:code>/sale/", views.counter_sale, name="counter_sale"),
     path("counter/<str:code>/redeem/", views.counter_redeem, name="counter_redeem"),
     path("counter/<str:code>/use/", views.counter_use, name="counter_use"),
+    path("counter/<str:code>/credit/", views.counter_credit, name="counter_credit"),
     path("counter/<str:code>/undo/", views.counter_undo, name="counter_undo"),
     path("poster/", views.poster, name="join_poster"),
 ]

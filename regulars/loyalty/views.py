@@ -33,6 +33,7 @@ from regulars.loyalty.counter import find_customers, is_sale, quick_products, un
 from regulars.loyalty.enrolment import enrol
 from regulars.loyalty.errors import LoyaltyConflict
 from regulars.loyalty.forms import (
+    CreditForm,
     EnrolForm,
     RedeemForm,
     SaleForm,
@@ -40,8 +41,8 @@ from regulars.loyalty.forms import (
     UseForm,
     new_key,
 )
-from regulars.loyalty.ledger import UNDO_WINDOW, last_undoable, redeem
-from regulars.loyalty.models import LedgerEntry, PromoCard, Reward, Voucher
+from regulars.loyalty.ledger import UNDO_WINDOW, last_undoable, redeem, spend_credit
+from regulars.loyalty.models import LedgerEntry, Program, PromoCard, Reward, Voucher
 from regulars.loyalty.sale import record_sale
 from regulars.loyalty.templatetags.loyalty import amount_text
 from regulars.loyalty.vouchers import use_promo_card, use_voucher
@@ -105,6 +106,7 @@ def _panel(
         "rewards": [(option, new_key()) for option in card.rewards],
         "vouchers": [(v, new_key()) for v in card.vouchers],
         "promo_cards": [(p, new_key()) for p in card.promo_cards],
+        "credit_key": new_key(),
         "sale_form": sale_form or SaleForm(business=business),
         "quick": quick_products(business),
         "locations": locations if len(locations) > 1 else [],
@@ -313,6 +315,38 @@ def counter_redeem(request: HttpRequest, code: str) -> HttpResponse:
         ],
     )
     return _done(request, customer, outcome)
+
+
+@business_view()
+def counter_credit(request: HttpRequest, code: str) -> HttpResponse:
+    """Pay part of the purchase with the customer's store credit (never more than available)."""
+    customer = _customer(request, code)
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    form = CreditForm(request.POST)
+    program = None
+    if form.is_valid():
+        program = Program.objects.running_for(request.business).filter(
+            code=form.cleaned_data["program"]
+        ).first()
+    if program is None:
+        reason = _errors(form) if form.errors else _("not found")
+        outcome = Outcome("error", _("Could not pay with credit: %(reason)s") % {"reason": reason})
+        return _panel(request, customer, outcome=outcome, status=422)
+    try:
+        spend_credit(
+            customer=customer,
+            program=program,
+            amount=form.cleaned_data["amount"],
+            idempotency_key=form.scoped_key("credit"),
+            staff=request.user,
+            location=_location(request),
+        )
+    except DomainError as exc:
+        outcome = Outcome("error", _("Could not pay with credit: %(reason)s") % {"reason": exc.message})
+        return _panel(request, customer, outcome=outcome, status=422)
+    amount = format_money(form.cleaned_data["amount"], request.business.currency)
+    return _done(request, customer, Outcome("ok", _("Paid with credit: %(amount)s") % {"amount": amount}))
 
 
 @business_view()

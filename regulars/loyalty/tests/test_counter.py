@@ -451,3 +451,28 @@ def test_the_poster_carries_the_join_link_as_a_qr_code(client, alice, alice_cafe
 
 def test_a_cashier_cannot_open_the_poster(cashier, alice_cafe):
     assert cashier.get(url("join_poster", alice_cafe)).status_code == 403
+
+
+def test_store_credit_pays_part_of_a_purchase_once_and_never_more_than_there_is(
+    cashier, alice_cafe, dora, bob
+):
+    cashback = Program.objects.create(
+        business=alice_cafe, kind="cashback", name="Cash back", config={"percent": "10"}
+    )
+    cashier.post(
+        url("counter_sale", alice_cafe, dora.code), {"key": key("s") + "-abcdefgh", "amount": "80"}
+    )
+    page = cashier.get(url("counter_panel", alice_cafe, dora.code)).text
+    action = url("counter_credit", alice_cafe, dora.code)
+    assert 'value="8.00"' in page  # the whole credit offered
+    data = {"key": form_key(page, action), "program": cashback.code, "amount": "5,50"}
+    response = cashier.post(action, data, headers=HTMX)
+    assert response.status_code == 200 and "Paid with credit" in response.text
+    cashier.post(action, data, headers=HTMX)  # a double click
+    assert balances(dora).credit[0].available == Decimal("2.50")
+    spent = LedgerEntry.objects.get(kind=LedgerEntry.Kind.REDEEM)
+    assert spent.staff == bob and spent.amount == -550
+    too_much = {"key": key("c") + "-abcdefgh", "program": cashback.code, "amount": "3.00"}
+    refused = cashier.post(action, too_much, headers=HTMX)
+    assert refused.status_code == 422 and "Could not pay with credit" in refused.text
+    assert balances(dora).credit[0].available == Decimal("2.50")
