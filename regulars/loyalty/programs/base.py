@@ -186,14 +186,21 @@ def multipliers_of(raw: Mapping[str, Any], key: str) -> Mapping[str, Decimal]:
     return {str(name): decimal_of(value, str(name), 1) for name in value}
 
 
-def bonuses_of(raw: Mapping[str, Any], key: str = "bonuses") -> Mapping[str, Decimal]:
+def bonuses_of(
+    raw: Mapping[str, Any], key: str = "bonuses", *, whole: bool = False
+) -> Mapping[str, Decimal]:
+    """Action → amount. `whole`: points and stamps, so 2.5 is refused rather than cut to 2."""
     value = raw.get(key, {})
     if not isinstance(value, Mapping):
         raise config_error(key, "must map an action to an amount")
     for action in value:
         if action not in Bonus.ALL:
             raise config_error(key, f"unknown action {action!r}; use {', '.join(Bonus.ALL)}")
-    return {action: decimal_of(value, action, 0) for action in value}
+    amounts = {action: decimal_of(value, action, 0) for action in value}
+    for action, amount in amounts.items():
+        if whole and amount != amount.to_integral_value():
+            raise config_error(key, f"{action}: must be a whole number, not {amount}")
+    return amounts
 
 
 def round_to_int(value: Decimal, rule: str) -> int:

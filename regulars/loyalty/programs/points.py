@@ -61,7 +61,7 @@ class PointsProgram(ProgramKind):
             min_purchase=decimal_of(raw, "min_purchase", 0),
             product_multipliers=multipliers_of(raw, "product_multipliers"),
             category_multipliers=multipliers_of(raw, "category_multipliers"),
-            bonuses=bonuses_of(raw),
+            bonuses=bonuses_of(raw, whole=True),
         )
 
     def multiplier(self, line: PurchaseLine) -> Decimal:
@@ -97,7 +97,7 @@ class PointsProgram(ProgramKind):
 
     def describe(self) -> str:
         rule = _("rounded down") if self.config.rounding == "floor" else _("rounded to nearest")
-        return _("%(rate)s points per 1 %(currency)s spent, %(rule)s") % {
+        return _("Points per 1 %(currency)s spent: %(rate)s, %(rule)s") % {
             "rate": self.config.points_per_unit.normalize(),
             "currency": self.program.business.currency,
             "rule": rule,

@@ -67,7 +67,7 @@ class StampsProgram(ProgramKind):
             qualifying_categories=strings_of(raw, "qualifying_categories"),
             min_purchase=decimal_of(raw, "min_purchase", 0),
             max_per_purchase=int_of(raw, "max_per_purchase", None, minimum=1),
-            bonuses=bonuses_of(raw),
+            bonuses=bonuses_of(raw, whole=True),
         )
 
     def qualifies(self, line: PurchaseLine) -> bool:

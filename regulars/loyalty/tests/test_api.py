@@ -196,7 +196,7 @@ def test_programs_are_listed_with_their_settings(api, alice_cafe, points, cake_r
         (tiers.code, "tiers", None),
     ]
     assert body[0]["rewards"] == [cake_reward.code]
-    assert "points per 1 EUR" in body[0]["description"]
+    assert "Points per 1 EUR spent: 1" in body[0]["description"]
     assert body[1]["config"]["tiers"][0]["key"] == "silver"
 
 

@@ -101,7 +101,7 @@ def test_each_kind_describes_itself(alice_cafe, points, stamp_card, tiers):
     discount = Program.objects.create(
         business=alice_cafe, kind="discount", name="D", config={"percent": 5}
     )
-    assert points.rules.describe() == "1 points per 1 EUR spent, rounded down"
+    assert points.rules.describe() == "Points per 1 EUR spent: 1, rounded down"
     assert stamp_card.rules.describe() == "One stamp per item; 9 stamps unlock the reward"
     assert tiers.rules.describe() == "Silver / Gold by spend over 365 days"
     assert cashback.rules.describe() == "2.5% back as store credit"
@@ -125,3 +125,19 @@ def test_a_whole_business_can_still_be_removed_with_its_ledger(
     expire_due(business=alice_cafe)
     alice_cafe.delete()
     assert not LedgerEntry.objects.exists() and not Voucher.objects.exists()
+
+
+def test_points_and_stamps_bonuses_must_be_whole(alice_cafe):
+    from django.core.exceptions import ValidationError
+
+    for kind, extra in (("points", {}), ("stamps", {"stamps_needed": 9})):
+        program = Program(
+            business=alice_cafe, kind=kind, name="x", config={**extra, "bonuses": {"joined": "2.5"}}
+        )
+        with pytest.raises(ValidationError, match="joined: must be a whole number"):
+            program.full_clean()
+    cashback = Program(
+        business=alice_cafe, kind="cashback", name="x",
+        config={"percent": "5", "bonuses": {"joined": "2.5"}},
+    )  # fmt: skip
+    cashback.full_clean()  # credit is money: 2.50 is fine
