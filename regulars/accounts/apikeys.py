@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import hmac
 import secrets
+import time
 from datetime import timedelta
 
+from django.db import transaction
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
 from django.utils import timezone
 
 from regulars.accounts.models import ApiKey, Business, User
@@ -38,22 +43,59 @@ def create_key(
     return key, f"rg_{prefix}_{secret}"
 
 
+# Live keys by prefix, per process, for at most this long: a busy POS is not looked up on every
+# call. A key revoked or changed in this process is dropped at once (signals below); revoked
+# elsewhere (another worker, `regulars apikey revoke`) it stops working within the TTL.
+KEY_CACHE_TTL_S = 5.0
+_live: dict[str, tuple[float, ApiKey]] = {}
+
+
+def _lookup(prefix: str) -> ApiKey | None:
+    now = time.monotonic()
+    hit = _live.get(prefix)
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    key = (
+        ApiKey.objects.select_related("business")
+        .filter(prefix=prefix, revoked_at__isnull=True)
+        .first()
+    )
+    if key is not None:
+        _live[prefix] = (now + KEY_CACHE_TTL_S, key)
+    return key
+
+
+def forget_keys() -> None:
+    """Empty the per-process cache of live keys (on any change of a key or a business)."""
+    _live.clear()
+
+
+@receiver(post_save, sender=ApiKey, dispatch_uid="accounts.apikey_saved")
+@receiver(post_delete, sender=ApiKey, dispatch_uid="accounts.apikey_deleted")
+@receiver(post_save, sender=Business, dispatch_uid="accounts.apikey_business_saved")
+@receiver(post_delete, sender=Business, dispatch_uid="accounts.apikey_business_deleted")
+def _key_changed(sender, **kwargs) -> None:
+    forget_keys()
+    transaction.on_commit(forget_keys)
+
+
 def authenticate(token: str) -> ApiKey | None:
-    """The live key for a presented token, or None. Compares hashes in constant time."""
+    """The live key for a presented token, or None. Compares hashes in constant time.
+
+    Each call gets its own copy of the key and its business, so a request may change them.
+    """
     parts = token.strip().split("_", 2)
     if len(parts) != 3 or parts[0] != "rg":
         return None
-    key = (
-        ApiKey.objects.select_related("business")
-        .filter(prefix=parts[1], revoked_at__isnull=True)
-        .first()
-    )
-    if key is None or not hmac.compare_digest(key.hashed, _hash(parts[2])):
+    cached = _lookup(parts[1])
+    if cached is None or not hmac.compare_digest(cached.hashed, _hash(parts[2])):
         return None
     now = timezone.now()
-    if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION:
-        ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
-        key.last_used_at = now
+    if cached.last_used_at is None or now - cached.last_used_at > LAST_USED_RESOLUTION:
+        ApiKey.objects.filter(pk=cached.pk).update(last_used_at=now)
+        cached.last_used_at = now
+    key = copy.copy(cached)
+    key.business = copy.copy(cached.business)
     return key
 
 

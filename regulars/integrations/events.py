@@ -69,6 +69,21 @@ def envelope(*, code: str, event: str, business: Business, at: datetime, data: A
     }
 
 
+def _active_endpoints(business_id: int) -> list[WebhookEndpoint]:
+    """The business's active endpoints, oldest first.
+
+    Plain SQL (`raw`) on purpose: every sale asks twice, most businesses have none, and
+    compiling the ORM query cost more than the database's answer.
+    """
+    return list(WebhookEndpoint.objects.raw(_ACTIVE_ENDPOINTS_SQL, [business_id]))
+
+
+_ACTIVE_ENDPOINTS_SQL = (
+    f"SELECT * FROM {WebhookEndpoint._meta.db_table} WHERE business_id = %s AND active "
+    "ORDER BY created_at, id"
+)
+
+
 def emit(
     business: Business,
     event: str,
@@ -82,17 +97,13 @@ def emit(
     Creates one WebhookDelivery per endpoint in one transaction and, once that has committed,
     enqueues one delivery task each. `data` may be a function: it is only called (and its
     queries only run) when some endpoint listens, so an event nobody subscribed to costs one
-    query. `endpoints` overrides the subscription lookup and `enqueue=False` leaves the first
-    attempt to the caller (the test button does both).
+    query. `endpoints` overrides the subscription lookup and `enqueue=False` leaves the
+    first attempt to the caller (the test button does both).
     """
     if event not in CATALOGUE and event != TEST_EVENT:
         raise ValueError(f"event: unknown webhook event {event!r}")
     if endpoints is None:
-        endpoints = [
-            e
-            for e in WebhookEndpoint.objects.for_business(business).filter(active=True)
-            if e.subscribes_to(event)
-        ]
+        endpoints = [e for e in _active_endpoints(business.pk) if e.subscribes_to(event)]
     if not endpoints:
         return []
     body = _as_json(data() if callable(data) else data)

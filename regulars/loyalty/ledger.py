@@ -24,13 +24,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.db import IntegrityError, transaction
-from django.db.models import BigIntegerField, Case, F, Q, Sum, When
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Q, Sum
 from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 
-from regulars.accounts.models import Location, Membership
+from regulars.accounts.models import Location, Membership, insert_rows
 from regulars.customers.models import Customer, TimelineEntry
 from regulars.loyalty import lots as lotbook
 from regulars.loyalty.errors import LoyaltyConflict, LoyaltyError
@@ -43,6 +43,7 @@ from regulars.loyalty.models import (
     Unit,
     Voucher,
     from_units,
+    running_programs,
     to_units,
 )
 from regulars.loyalty.programs.base import Bonus, PurchaseContext, TierChange
@@ -51,6 +52,8 @@ from regulars.loyalty.signals import purchase_accrued, reward_redeemed, tier_cha
 from regulars.sales.models import Purchase, PurchaseLine, Refund
 
 Kind = LedgerEntry.Kind
+
+_ACCOUNT_TABLE = Account._meta.db_table
 
 # How long the counter may undo its last action with `undo`.
 UNDO_WINDOW = timedelta(minutes=5)
@@ -139,33 +142,50 @@ def _lock_accounts(
 ) -> dict[tuple[int, str], Account]:
     """Lock (creating if needed) the customer's accounts for these (program, unit) pairs.
 
-    Existing rows are locked in one query in primary-key order; missing ones are created in
-    program order, and a concurrent creator's row is locked instead. Call inside a transaction.
+    Existing rows are locked in one query in primary-key order; missing ones are created in one
+    INSERT that skips any a concurrent writer created meanwhile (it waits for that writer to
+    finish), then locked in one more query. Call inside a transaction.
     """
     wanted = sorted({(p.pk, unit) for p, unit in wanted})
-    found = {
-        (a.program_id, a.unit): a
-        for a in Account.objects.select_for_update()
-        .filter(customer=customer, program_id__in={pk for pk, _unit in wanted})
-        .order_by("pk")
-    }
-    for program_id, unit in wanted:
-        if (program_id, unit) in found:
-            continue
-        try:
-            with transaction.atomic():
-                account = Account.objects.create(
+    found = _select_accounts(customer, {pk for pk, _unit in wanted})
+    for _attempt in range(3):
+        missing = [pair for pair in wanted if pair not in found]
+        if not missing:
+            return found
+        insert_rows(
+            [
+                Account(
                     business_id=customer.business_id,
                     customer=customer,
                     program_id=program_id,
                     unit=unit,
                 )
-        except IntegrityError:
-            account = Account.objects.select_for_update().get(
-                customer=customer, program_id=program_id, unit=unit
-            )
-        found[(program_id, unit)] = account
-    return found
+                for program_id, unit in missing
+            ],
+            ignore_conflicts=True,
+        )
+        created = _select_accounts(customer, {pk for pk, _unit in missing})
+        found.update((pair, account) for pair, account in created.items() if pair in missing)
+    # Only a clash of random account codes, three times over, could leave one missing.
+    raise IntegrityError(f"could not create the accounts {missing}")
+
+
+def _select_accounts(customer: Customer, program_ids: set[int]) -> dict[tuple[int, str], Account]:
+    """The customer's accounts in these programs, locked in primary-key order.
+
+    Plain SQL (`raw`), as `_post_all`: it runs on every sale.
+    """
+    if not program_ids:
+        return {}
+    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    sql = (
+        f"SELECT * FROM {_ACCOUNT_TABLE} WHERE customer_id = %s AND program_id IN "
+        f"({', '.join(['%s'] * len(program_ids))}) ORDER BY id{lock}"
+    )
+    return {
+        (a.program_id, a.unit): a
+        for a in Account.objects.raw(sql, [customer.pk, *sorted(program_ids)])
+    }
 
 
 def _lock_by_pk(account_ids: Iterable[int]) -> dict[int, Account]:
@@ -222,11 +242,9 @@ def _post_all(postings: list[tuple[Account, dict]]) -> list[LedgerEntry]:
 
     The accounts must be locked by the caller.
     """
-    entries = [_entry(account, **fields) for account, fields in postings]
-    if len(entries) == 1:
-        entries[0].save(force_insert=True)
-    else:
-        entries = LedgerEntry.objects.bulk_create(entries)
+    # Plain INSERT and UPDATE: this runs on every sale, and compiling ORM queries cost more
+    # than the database's work.
+    entries = insert_rows([_entry(account, **fields) for account, fields in postings])
     moves, resets = {}, []
     for (account, _fields), entry in zip(postings, entries, strict=True):
         account.balance += entry.amount
@@ -239,16 +257,14 @@ def _post_all(postings: list[tuple[Account, dict]]) -> list[LedgerEntry]:
         ):
             account.expired_through = None
             resets.append(account.pk)
-    if len(moves) == 1:
-        [(pk, amount)] = moves.items()
-        balance = F("balance") + amount
-    else:
-        balance = Case(
-            *(When(pk=pk, then=F("balance") + amount) for pk, amount in moves.items()),
-            default=F("balance"),
-            output_field=BigIntegerField(),
+    cases = " ".join(["WHEN %s THEN %s"] * len(moves))
+    ids = ", ".join(["%s"] * len(moves))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {_ACCOUNT_TABLE} SET balance = balance + CASE id {cases} END "
+            f"WHERE id IN ({ids})",
+            [x for move in moves.items() for x in move] + list(moves),
         )
-    Account.objects.filter(pk__in=moves).update(balance=balance)
     if resets:
         Account.objects.filter(pk__in=resets).update(expired_through=None)
     return entries
@@ -401,7 +417,7 @@ def accrue_purchase(
         return Accrual(purchase, created=False)
     customer = purchase.customer
     _same_business(purchase.business_id, customer=customer, staff=staff)
-    programs = list(Program.objects.running_for(purchase.business_id))
+    programs = running_programs(purchase.business_id)
     if lines is None:
         lines = list(purchase.lines.select_related("product"))
     at = purchase.occurred_at

@@ -7,24 +7,26 @@ decimals as floats); money only becomes a `Decimal` at the edge, through `from_u
 
 from __future__ import annotations
 
+import time
 from decimal import ROUND_HALF_UP, Decimal
 from functools import cached_property
 from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import models
+from django.db import models, transaction
 from django.db.models import Q
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
 from django.utils.translation import gettext_lazy as _
 
-from regulars.accounts.models import BusinessOwned, BusinessQuerySet, Location
+from regulars.accounts.models import Business, BusinessOwned, BusinessQuerySet, Location
 from regulars.customers.models import Customer
 from regulars.lib.codes import new_code
 from regulars.lib.money import CENT
 from regulars.sales.models import MONEY, Product, Purchase, Refund
 
 if TYPE_CHECKING:
-    from regulars.accounts.models import Business
     from regulars.loyalty.programs.base import ProgramKind
 
 
@@ -149,6 +151,57 @@ class Program(BusinessOwned):
             # A lot must become spendable before it can expire, or FIFO would expire points
             # the customer never could use.
             raise ValidationError({"expiry_days": _("Must be longer than the pending days.")})
+
+
+# --- the running programs of a business, kept per process ---------------------------------
+#
+# Every sale runs through its business's programs; reading and parsing them on each sale was a
+# good part of its cost. Each process keeps them for at most PROGRAMS_TTL_S seconds. A program
+# saved or deleted in this process is seen at once (the entry is dropped on save and again on
+# commit); one saved by another process (another gunicorn worker) is seen within the TTL. The
+# cached instances are shared between threads: treat them as read-only.
+
+PROGRAMS_TTL_S = 5.0
+_running: dict[int, tuple[float, int, tuple[Program, ...]]] = {}
+_generation = 0  # moved by every invalidation, so a read racing one does not store stale rows
+
+
+def running_programs(business_id: int) -> list[Program]:
+    """`Program.objects.running_for(business_id)`, from the per-process cache when fresh."""
+    now = time.monotonic()
+    hit = _running.get(business_id)
+    if hit is not None and hit[0] > now and hit[1] == _generation:
+        return list(hit[2])
+    generation = _generation
+    programs = tuple(Program.objects.running_for(business_id))
+    if generation == _generation:
+        _running[business_id] = (now + PROGRAMS_TTL_S, generation, programs)
+    return list(programs)
+
+
+def forget_running_programs(business_id: int | None = None) -> None:
+    """Drop the cached programs of one business (or of all): the next sale reads them again."""
+    global _generation
+    _generation += 1
+    if business_id is None:
+        _running.clear()
+    else:
+        _running.pop(business_id, None)
+
+
+@receiver(post_save, sender=Program, dispatch_uid="loyalty.program_saved")
+@receiver(post_delete, sender=Program, dispatch_uid="loyalty.program_deleted")
+def _program_changed(sender, instance: Program, **kwargs) -> None:
+    forget_running_programs(instance.business_id)
+    # Again once committed: a sale in another thread may have cached the old rows meanwhile.
+    transaction.on_commit(lambda: forget_running_programs(instance.business_id))
+
+
+@receiver(post_save, sender=Business, dispatch_uid="loyalty.business_saved")
+@receiver(post_delete, sender=Business, dispatch_uid="loyalty.business_deleted")
+def _business_changed(sender, instance: Business, **kwargs) -> None:
+    # A new business may reuse the id of one rolled back (SQLite does, in tests).
+    forget_running_programs(instance.pk)
 
 
 class Account(BusinessOwned):

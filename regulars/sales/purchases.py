@@ -9,7 +9,7 @@ from decimal import Decimal
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from regulars.accounts.models import Business, Location
+from regulars.accounts.models import Business, Location, insert_rows
 from regulars.customers.models import Customer, TimelineEntry
 from regulars.lib.errors import DomainError
 from regulars.lib.money import CENT, to_decimal
@@ -44,7 +44,7 @@ def record_purchase(
     """Record a purchase from line items (or one plain amount). Returns (purchase, created).
 
     Invariant: a purchase's total is the sum of its lines; the same idempotency key returns the
-    first purchase and writes nothing. A purchase this call created carries `lines_written`,
+    first purchase and writes nothing (the purchase's unique key refuses the second INSERT). A purchase this call created carries `lines_written`,
     the lines it wrote (with their products), so a caller that reads them next (loyalty's
     accrual, the API's answer) needs no query for them.
     """
@@ -52,10 +52,6 @@ def record_purchase(
         raise SaleError("customer", "belongs to another business")
     if location is not None and location.business_id != business.pk:
         raise SaleError("location", "belongs to another business")
-    if idempotency_key:
-        existing = Purchase.objects.filter(business=business, idempotency_key=idempotency_key)
-        if (found := existing.first()) is not None:
-            return found, False
     if not lines:
         if amount is None:
             raise SaleError("amount", "enter an amount or at least one item")
@@ -73,7 +69,8 @@ def record_purchase(
     when = occurred_at or timezone.now()
     try:
         with transaction.atomic():
-            purchase = Purchase.objects.create(
+            # insert_rows: plain INSERTs, without compiling ORM queries (the hot path).
+            purchase = Purchase(
                 business=business,
                 customer=customer,
                 location=location,
@@ -84,19 +81,22 @@ def record_purchase(
                 idempotency_key=idempotency_key or None,
                 external_id=external_id,
             )
-            purchase.lines_written = PurchaseLine.objects.bulk_create(
-                PurchaseLine(
-                    purchase=purchase,
-                    product=line.product,
-                    name=line.name or (line.product.name if line.product else ""),
-                    quantity=line.quantity,
-                    unit_price=line.unit_price,
-                    amount=line.unit_price * line.quantity,
-                )
-                for line in lines
+            insert_rows([purchase])
+            purchase.lines_written = insert_rows(
+                [
+                    PurchaseLine(
+                        purchase=purchase,
+                        product=line.product,
+                        name=line.name or (line.product.name if line.product else ""),
+                        quantity=line.quantity,
+                        unit_price=line.unit_price,
+                        amount=line.unit_price * line.quantity,
+                    )
+                    for line in lines
+                ]
             )
             if customer is not None:
-                TimelineEntry.objects.create(
+                entry = TimelineEntry(
                     business=business,
                     customer=customer,
                     kind=TimelineEntry.Kind.PURCHASE,
@@ -105,13 +105,19 @@ def record_purchase(
                     staff=cashier,
                     location=location,
                 )
+                insert_rows([entry])
             transaction.on_commit(
                 lambda: purchase_recorded.send(sender=Purchase, purchase=purchase)
             )
     except IntegrityError:
-        # A concurrent retry with the same key won the race: return its purchase.
-        if idempotency_key:
-            return Purchase.objects.get(business=business, idempotency_key=idempotency_key), False
+        # The key was used before (a retry), or by a concurrent retry that won the race: return
+        # that purchase. Trying the INSERT first saves the hot path a look-up per sale.
+        if idempotency_key and (
+            found := Purchase.objects.filter(
+                business=business, idempotency_key=idempotency_key
+            ).first()
+        ):
+            return found, False
         raise
     return purchase, True
 

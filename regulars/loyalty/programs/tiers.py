@@ -21,8 +21,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db import IntegrityError, transaction
-from django.db.models import F, Sum
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
@@ -135,16 +134,31 @@ class TiersProgram(ProgramKind):
     # --- measuring and moving -------------------------------------------------------------
 
     def measure(self, customer_id: int, at: datetime) -> Decimal:
-        """Spend (net of refunds) or visits in the rolling window ending at `at`."""
-        qs = Purchase.objects.filter(
-            business_id=self.program.business_id,
-            customer_id=customer_id,
-            occurred_at__gt=at - timedelta(days=self.config.window_days),
-            occurred_at__lte=at,
+        """Spend (net of refunds) or visits in the rolling window ending at `at`.
+
+        Plain SQL: every sale measures. Spend is summed in whole cents, so no backend (SQLite
+        keeps decimals as floating point) ever adds money as floats.
+        """
+        what = (
+            "COUNT(*)"
+            if self.config.basis == "visits"
+            else "COALESCE(SUM(CAST(ROUND((total - refunded) * 100) AS BIGINT)), 0)"
         )
-        if self.config.basis == "visits":
-            return Decimal(qs.filter(total__gt=F("refunded")).count())
-        return qs.aggregate(s=Sum(F("total") - F("refunded")))["s"] or Decimal(0)
+        adapt = connection.ops.adapt_datetimefield_value
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT {what} FROM {Purchase._meta.db_table} WHERE business_id = %s "
+                "AND customer_id = %s AND occurred_at > %s AND occurred_at <= %s"
+                + (" AND total > refunded" if self.config.basis == "visits" else ""),
+                [
+                    self.program.business_id,
+                    customer_id,
+                    adapt(at - timedelta(days=self.config.window_days)),
+                    adapt(at),
+                ],
+            )
+            [(value,)] = cursor.fetchall()
+        return Decimal(value) if self.config.basis == "visits" else Decimal(value).scaleb(-2)
 
     def evaluate(
         self, *, customer_id: int, at: datetime, status: TierStatus | None | object = UNREAD
@@ -220,12 +234,13 @@ def locked_statuses(programs: list[Program], customer_id: int) -> dict[int, Tier
     tiered = [p.pk for p in programs if p.kind == Program.Kind.TIERS]
     if not tiered:
         return {}
-    return {
-        s.program_id: s
-        for s in TierStatus.objects.select_for_update()
-        .filter(customer_id=customer_id, program_id__in=tiered)
-        .order_by("pk")
-    }
+    # Plain SQL (`raw`): it runs on every sale, and compiling the ORM query cost more than it.
+    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    sql = (
+        f"SELECT * FROM {TierStatus._meta.db_table} WHERE customer_id = %s AND program_id IN "
+        f"({', '.join(['%s'] * len(tiered))}) ORDER BY id{lock}"
+    )
+    return {s.program_id: s for s in TierStatus.objects.raw(sql, [customer_id, *tiered])}
 
 
 def tier_multiplier(
