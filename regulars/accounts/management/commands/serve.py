@@ -1,6 +1,9 @@
 import os
 import shutil
+import signal
+import subprocess
 import sys
+import time
 
 from django.conf import settings
 from django.core.management import call_command
@@ -10,7 +13,10 @@ from regulars.accounts.checks import require_database_ready
 
 
 class Command(BaseCommand):
-    help = "Serve Regulars with gunicorn (a production server), after checking the database."
+    help = (
+        "Serve Regulars with gunicorn (a production server), after checking the database, with a "
+        "background worker next to it (imports, analytics, webhooks, the nightly jobs)."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument(
@@ -36,8 +42,13 @@ class Command(BaseCommand):
             default=int(os.environ.get("WEB_THREADS", 4)),
             help="threads per worker (default 4)",
         )
+        parser.add_argument(
+            "--no-worker",
+            action="store_true",
+            help="serve pages only; run `regulars worker` elsewhere",
+        )
 
-    def handle(self, *args, host, port, workers, threads, **options):
+    def handle(self, *args, host, port, workers, threads, no_worker, **options):
         require_database_ready()
         call_command("collectstatic", interactive=False, verbosity=0)
         gunicorn = shutil.which("gunicorn", path=os.path.dirname(sys.executable)) or shutil.which(
@@ -45,25 +56,55 @@ class Command(BaseCommand):
         )
         if gunicorn is None:
             raise CommandError("gunicorn is not installed: run `make install`")
-        self.stdout.write(f"Serving on http://{host}:{port}/ (Ctrl+C stops)")
-        sys.stdout.flush()
-        env_settings = os.environ.get("DJANGO_SETTINGS_MODULE", "regulars.settings")
-        os.environ["DJANGO_SETTINGS_MODULE"] = env_settings
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "regulars.settings")
         os.environ.setdefault("REGULARS_VAR", str(settings.VAR_DIR))
-        os.execv(
-            gunicorn,
-            [
-                gunicorn,
-                "regulars.wsgi:application",
-                "--bind",
-                f"{host}:{port}",
-                "--workers",
-                str(workers),
-                "--threads",
-                str(threads),
-                "--access-logfile",
-                "-",
-                "--graceful-timeout",
-                "10",
-            ],
-        )
+        web = [
+            gunicorn, "regulars.wsgi:application", "--bind", f"{host}:{port}",
+            "--workers", str(workers), "--threads", str(threads),
+            "--access-logfile", "-", "--graceful-timeout", "10",
+        ]  # fmt: skip
+        worker = [sys.executable, "-c", "from regulars.cli import main; main()", "worker"]
+        self.stdout.write(f"Serving on http://{host}:{port}/ (Ctrl+C stops)")
+        if no_worker:
+            sys.stdout.flush()
+            os.execv(gunicorn, web)
+        self.stdout.write("Background worker: on (regulars worker)")
+        sys.stdout.flush()
+        sys.exit(supervise([web, worker]))
+
+
+def supervise(commands: list[list[str]]) -> int:
+    """Run the commands side by side; when one ends or a stop signal comes, stop them all.
+
+    Returns the exit code of the first to end (0 when stopped by a signal).
+    """
+    children = [subprocess.Popen(command) for command in commands]
+    stopping = False
+
+    def stop(signum, _frame):
+        nonlocal stopping
+        stopping = True
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    code = 0
+    try:
+        while not stopping:
+            ended = [c for c in children if c.poll() is not None]
+            if ended:
+                code = ended[0].returncode
+                break
+            time.sleep(0.2)
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 15
+        for child in children:
+            try:
+                child.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return 0 if stopping else code

@@ -15,7 +15,8 @@ from regulars.scheduler.jobs import JOBS, tick
 class Command(BaseCommand):
     help = (
         "Run background tasks (imports, analytics refreshes, webhook deliveries) and enqueue the "
-        "periodic jobs when they are due (points expiry daily at 03:00 UTC, analytics at 04:00). "
+        "periodic jobs when they are due (points expiry daily at 03:00 UTC, analytics at 04:00, "
+        "birthday bonuses hourly). "
         "`regulars serve` starts one; run more for more throughput."
     )
 
