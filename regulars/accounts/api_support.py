@@ -137,6 +137,10 @@ def request_key(request: HttpRequest, scope: str, *, fresh: bool = False) -> str
     return key
 
 
+# The error responses every endpoint documents, in the one error shape (ApiError).
+ERRORS = {status: ApiError for status in (400, 401, 403, 404, 409, 422, 429)}
+
+
 CURSOR_SALT = "regulars.api.cursor"
 
 

@@ -9,21 +9,18 @@ from django.http import HttpRequest
 from django.utils import timezone
 from ninja import Field, Query, Router, Schema
 
-from regulars.accounts.api_support import ApiError, business_of, idempotent, paginate, require_write
+from regulars.accounts.api_support import (
+    ERRORS,
+    business_of,
+    idempotent,
+    paginate,
+    require_write,
+)
 from regulars.accounts.tenancy import get_for_business
 from regulars.customers.models import Customer
 from regulars.customers.records import CustomerInput, create_customer, update_customer
 
 router = Router()
-ERRORS = {
-    400: ApiError,
-    401: ApiError,
-    403: ApiError,
-    404: ApiError,
-    409: ApiError,
-    422: ApiError,
-    429: ApiError,
-}
 
 
 class CustomerOut(Schema):

@@ -22,7 +22,7 @@ from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema
 
 from regulars.accounts.api_support import (
-    ApiError,
+    ERRORS,
     business_of,
     idempotent,
     paginate,
@@ -35,7 +35,7 @@ from regulars.customers.models import Customer
 from regulars.lib.codes import normalise_code
 from regulars.lib.errors import DomainError
 from regulars.loyalty import card
-from regulars.loyalty.ledger import Accrual, redeem
+from regulars.loyalty.ledger import Accrual, adjust, redeem, spend_credit
 from regulars.loyalty.models import (
     LedgerEntry,
     Program,
@@ -53,15 +53,6 @@ from regulars.sales.api import resolve_purchase_input as resolve_sale
 from regulars.sales.models import Purchase
 
 router = Router()
-ERRORS = {
-    400: ApiError,
-    401: ApiError,
-    403: ApiError,
-    404: ApiError,
-    409: ApiError,
-    422: ApiError,
-    429: ApiError,
-}
 Money = Decimal
 # Points and stamps are whole numbers; store credit is money, a decimal string like every amount.
 Amount = int | Money
@@ -294,6 +285,21 @@ class PromoCardPage(Schema):
 class RedemptionIn(Schema):
     reward: str = Field(..., description="reward code")
     location: str | None = Field(None, description="location code")
+
+
+class CreditPaymentIn(Schema):
+    program: str = Field(..., description="code of the cashback program whose credit is spent")
+    amount: Money = Field(..., gt=0, max_digits=10, decimal_places=2)
+    purchase: str | None = Field(None, description="code of the purchase it pays for")
+    location: str | None = Field(None, description="location code")
+
+
+class AdjustmentIn(Schema):
+    program: str = Field(..., description="program code")
+    amount: Amount = Field(
+        ..., description="+ adds, − takes away: whole points or stamps, or credit as money"
+    )
+    reason: str = Field(..., min_length=1, max_length=300, description="why, for the ledger")
 
 
 class UseIn(Schema):
@@ -610,6 +616,70 @@ def create_redemption(request: HttpRequest, code: str, payload: RedemptionIn):
 
     return idempotent(
         request, endpoint=f"redemptions.create.{customer.code}", payload=payload.dict(), run=run
+    )
+
+
+def _entry_out(entry: LedgerEntry) -> LedgerEntry:
+    return LedgerEntry.objects.select_related(
+        "account__program", "purchase", "refund", "reverses", "lot", "location"
+    ).get(pk=entry.pk)
+
+
+@router.post(
+    "customers/{code}/credit-payments",
+    response={201: EntryOut, **ERRORS},
+    summary="Pay with store credit (cashback)",
+    tags=["loyalty"],
+)
+def pay_with_credit(request: HttpRequest, code: str, payload: CreditPaymentIn):
+    """Spend part of the customer's available store credit on a purchase; more than is
+    available is a 422 on `amount`. With an `Idempotency-Key`, a retry spends nothing more."""
+    business = require_write(request)
+    customer = _customer(request, code, business)
+
+    def run():
+        program = _in_body(Program, business, "program", payload.program)
+        entry = spend_credit(
+            customer=customer,
+            program=program,
+            amount=payload.amount,
+            purchase=_in_body(Purchase, business, "purchase", payload.purchase),
+            location=_in_body(Location, business, "location", payload.location),
+            idempotency_key=request_key(request, "api:credit", fresh=True),
+        )
+        return 201, EntryOut.from_orm(_entry_out(entry))
+
+    return idempotent(
+        request, endpoint=f"credit.spend.{customer.code}", payload=payload.dict(), run=run
+    )
+
+
+@router.post(
+    "customers/{code}/adjustments",
+    response={201: EntryOut, **ERRORS},
+    summary="Correct a balance by hand, with a reason",
+    tags=["loyalty"],
+)
+def adjust_balance(request: HttpRequest, code: str, payload: AdjustmentIn):
+    """A manual correction written to the ledger: + adds a lot (which expires like earned
+    points), − takes from what is available and never below zero."""
+    business = require_write(request)
+    customer = _customer(request, code, business)
+
+    def run():
+        program = _in_body(Program, business, "program", payload.program)
+        entry = adjust(
+            customer=customer,
+            program=program,
+            amount=payload.amount,
+            reason=payload.reason,
+            staff=None,
+            idempotency_key=request_key(request, "api:adjust", fresh=True),
+        )
+        return 201, EntryOut.from_orm(_entry_out(entry))
+
+    return idempotent(
+        request, endpoint=f"adjust.{customer.code}", payload=payload.dict(), run=run
     )
 
 

@@ -13,7 +13,7 @@ from decimal import Decimal
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema
 
-from regulars.accounts.api_support import ApiError, business_of, paginate
+from regulars.accounts.api_support import ERRORS, business_of, paginate
 from regulars.accounts.models import Location
 from regulars.accounts.tenancy import get_for_business
 from regulars.customers.models import Customer
@@ -22,15 +22,6 @@ from regulars.sales.models import Product, Purchase
 from regulars.sales.purchases import Line
 
 router = Router()
-ERRORS = {
-    400: ApiError,
-    401: ApiError,
-    403: ApiError,
-    404: ApiError,
-    409: ApiError,
-    422: ApiError,
-    429: ApiError,
-}
 Money = Decimal
 
 

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from regulars.accounts.models import Location
 from regulars.loyalty.ledger import adjust, redeem
-from regulars.loyalty.models import Account, LedgerEntry, PromoCard, Reward, Voucher
+from regulars.loyalty.models import Account, LedgerEntry, Program, PromoCard, Reward, Voucher
 from regulars.loyalty.tests.conftest import key, points_program
 from regulars.loyalty.vouchers import issue_promo_card
 from regulars.sales.models import Purchase
@@ -349,6 +349,8 @@ def valid_body(method: str, path: str, codes: dict) -> dict | None:
         "/customers": {"name": "Someone New"},
         "/customers/{code}": {"name": "Renamed"},
         "/customers/{code}/redemptions": {"reward": codes["reward"]},
+        "/customers/{code}/credit-payments": {"program": codes["program"], "amount": "1.00"},
+        "/customers/{code}/adjustments": {"program": codes["program"], "amount": 5, "reason": "x"},
         "/customers/{code}/promo-cards": {"kind": "fixed", "value": "1.00"},
         "/purchases": {"customer": codes["customer"], "amount": "2.00"},
         "/purchases/{code}/refunds": {"amount": "1.00"},
@@ -424,3 +426,59 @@ def test_a_read_only_key_is_refused_on_every_write(client, api, alice_cafe, two_
         Purchase.objects.count(),
         PromoCard.objects.count(),
     ) == before
+
+
+# --- store credit and corrections -------------------------------------------------------------
+
+
+def test_store_credit_pays_once_per_key_and_never_more_than_available(api, alice_cafe, dora):
+    cashback = Program.objects.create(
+        business=alice_cafe, kind="cashback", name="Back", config={"percent": "10"}
+    )
+    caller = api(alice_cafe)
+    caller.post("/purchases", {"customer": dora.code, "amount": "50.00"})  # 5.00 of credit
+    body = {"program": cashback.code, "amount": "3.50"}
+    first = caller.post(f"/customers/{dora.code}/credit-payments", body,
+                        headers={"Idempotency-Key": "till-7"})  # fmt: skip
+    again = caller.post(f"/customers/{dora.code}/credit-payments", body,
+                        headers={"Idempotency-Key": "till-7"})  # fmt: skip
+    assert first.status_code == again.status_code == 201
+    assert first.json() == again.json()
+    assert first.json()["amount"] == "-3.50" and first.json()["kind"] == "redeem"
+    too_much = caller.post(f"/customers/{dora.code}/credit-payments", body)
+    assert error_of(too_much, 422)["field"] == "amount"
+    summary = caller.get(f"/customers/{dora.code}/loyalty").json()
+    assert summary["credit"][0]["available"] == "1.50"
+    points_only = Program.objects.create(business=alice_cafe, kind="points", name="P")
+    wrong = caller.post(
+        f"/customers/{dora.code}/credit-payments", {"program": points_only.code, "amount": "1"}
+    )
+    assert error_of(wrong, 422)["field"] == "program"
+
+
+def test_a_correction_is_written_with_its_reason_and_never_goes_below_zero(
+    api, alice_cafe, dora, points
+):
+    caller = api(alice_cafe)
+    added = caller.post(
+        f"/customers/{dora.code}/adjustments",
+        {"program": points.code, "amount": 40, "reason": "points lost with an old card"},
+    )
+    assert added.status_code == 201
+    assert (added.json()["kind"], added.json()["amount"]) == ("adjust", 40)
+    assert added.json()["reason"] == "points lost with an old card"
+    taken = caller.post(
+        f"/customers/{dora.code}/adjustments",
+        {"program": points.code, "amount": -15, "reason": "double entry"},
+    )
+    assert taken.json()["amount"] == -15
+    below = caller.post(
+        f"/customers/{dora.code}/adjustments",
+        {"program": points.code, "amount": -100, "reason": "too much"},
+    )
+    assert error_of(below, 422)["field"] == "amount"
+    assert Account.objects.get(customer=dora, program=points).balance == 25
+    no_reason = caller.post(
+        f"/customers/{dora.code}/adjustments", {"program": points.code, "amount": 1, "reason": ""}
+    )
+    assert no_reason.status_code == 422
