@@ -117,7 +117,10 @@ class TimelineEntry(BusinessOwned):
         MESSAGE = "message", _("Message")
         FEEDBACK = "feedback", _("Feedback")
 
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="timeline")
+    # Indexed by (customer, -at) below, which serves its lookups too.
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="timeline", db_index=False
+    )
     kind = models.CharField(max_length=16, choices=Kind.choices)
     at = models.DateTimeField()
     text = models.CharField(max_length=300, blank=True)

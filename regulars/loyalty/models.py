@@ -275,8 +275,13 @@ class LedgerEntry(BusinessOwned):
         ADJUST = "adjust", _("Adjusted")
         REVERSE = "reverse", _("Reversed")
 
+    # business and account lead composite indexes below; indexes of their own would only slow
+    # every posting.
+    business = models.ForeignKey(Business, on_delete=models.CASCADE, related_name="+", db_index=False)
     code = models.CharField(max_length=12, default=new_code, unique=True, editable=False)
-    account = models.ForeignKey(Account, on_delete=models.RESTRICT, related_name="entries")
+    account = models.ForeignKey(
+        Account, on_delete=models.RESTRICT, related_name="entries", db_index=False
+    )
     kind = models.CharField(max_length=8, choices=Kind.choices)
     amount = models.BigIntegerField()
     waived = models.BigIntegerField(default=0)

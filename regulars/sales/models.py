@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from regulars.accounts.models import BusinessOwned, Location
+from regulars.accounts.models import Business, BusinessOwned, Location
 from regulars.customers.models import Customer
 from regulars.lib.codes import new_code
 
@@ -41,12 +41,16 @@ class Purchase(BusinessOwned):
     instead of recording a second one.
     """
 
+    # business, customer and occurred_at lead composite indexes below (every query is scoped by
+    # business or customer); indexes of their own would only slow every sale and import.
+    business = models.ForeignKey(Business, on_delete=models.CASCADE, related_name="+", db_index=False)
     code = models.CharField(max_length=12, default=new_code, unique=True, editable=False)
     location = models.ForeignKey(Location, null=True, on_delete=models.PROTECT, related_name="+")
     customer = models.ForeignKey(
-        Customer, null=True, blank=True, on_delete=models.SET_NULL, related_name="purchases"
-    )
-    occurred_at = models.DateTimeField(_("date"), db_index=True)
+        Customer, null=True, blank=True, on_delete=models.SET_NULL, related_name="purchases",
+        db_index=False,
+    )  # fmt: skip
+    occurred_at = models.DateTimeField(_("date"))
     total = models.DecimalField(_("total"), **MONEY)
     refunded = models.DecimalField(_("refunded"), default=Decimal("0"), **MONEY)
     cashier = models.ForeignKey(
