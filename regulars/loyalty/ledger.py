@@ -211,30 +211,12 @@ def _available(account: Account, now: datetime) -> int:
     return min(total, account.balance)
 
 
-def _post(
-    account: Account,
-    *,
-    kind: str,
-    amount: int,
-    at: datetime,
-    operation: str,
-    key: str,
-    staff_id: int | None = None,
-    location_id: int | None = None,
-    reason: str | Promise = "",
-    purchase_id: int | None = None,
-    refund_id: int | None = None,
-    reverses: LedgerEntry | None = None,
-    lot: LedgerEntry | None = None,
-    available_at: datetime | None = None,
-    expires_at: datetime | None = None,
-    waived: int = 0,
-) -> LedgerEntry:
-    """Append one entry and move the cached balance. The account must be locked by the caller."""
-    return _post_all([(account, dict(kind=kind, amount=amount, at=at, operation=operation, key=key,
-        staff_id=staff_id, location_id=location_id, reason=reason, purchase_id=purchase_id,
-        refund_id=refund_id, reverses=reverses, lot=lot, available_at=available_at,
-        expires_at=expires_at, waived=waived))])[0]  # fmt: skip
+def _post(account: Account, **fields) -> LedgerEntry:
+    """Append one entry and move the cached balance. The account must be locked by the caller.
+
+    `fields` are `_entry`'s keywords (kind, amount, at, operation, key, …).
+    """
+    return _post_all([(account, fields)])[0]
 
 
 def _post_all(postings: list[tuple[Account, dict]]) -> list[LedgerEntry]:
@@ -270,7 +252,7 @@ def _post_all(postings: list[tuple[Account, dict]]) -> list[LedgerEntry]:
     return entries
 
 
-def _entry(
+def _entry(  # the one list of what an entry is made of; _post and _post_all pass these on
     account: Account,
     *,
     kind: str,
