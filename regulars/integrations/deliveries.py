@@ -28,7 +28,12 @@ from django.urls import reverse
 from django.utils import timezone, translation
 
 from regulars.accounts.models import Membership, Role
-from regulars.integrations.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from regulars.integrations.models import (
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+    listening,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -259,6 +264,8 @@ def enable(endpoint: WebhookEndpoint) -> None:
     WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
         active=True, disabled_at=None, disabled_reason="", consecutive_failures=0
     )
+    # update() sends no post_save: tell this process's cache it is listening again.
+    listening.forget_now_and_on_commit(endpoint.business_id)
     endpoint.refresh_from_db()
 
 

@@ -6,10 +6,13 @@ import secrets
 
 from django.conf import settings
 from django.db import models
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
 from django.utils.translation import gettext_lazy as _
 
-from regulars.accounts.models import BusinessOwned
+from regulars.accounts.models import Business, BusinessOwned
 from regulars.lib.codes import new_code
+from regulars.lib.ttlcache import BusinessCache
 
 
 def new_secret() -> str:
@@ -52,6 +55,32 @@ class WebhookEndpoint(BusinessOwned):
 
     def subscribes_to(self, event: str) -> bool:
         return "*" in self.events or event in self.events
+
+
+# --- whether a business has active endpoints, kept per process ------------------------------
+#
+# Every sale emits several events and most businesses have no endpoint, so each process keeps
+# "does business X have an active endpoint?" for at most LISTENING_TTL_S seconds
+# (regulars.lib.ttlcache). Only a "no" saves a query: when the answer is yes, `emit` still reads
+# the endpoints themselves, so one switched off or deleted anywhere gets nothing more. An
+# endpoint created, or switched on, in this process gets the very next event; one created in
+# another process (another gunicorn worker) starts receiving events within the TTL.
+
+LISTENING_TTL_S = 5.0
+listening = BusinessCache[bool](LISTENING_TTL_S)
+
+
+@receiver(post_save, sender=WebhookEndpoint, dispatch_uid="integrations.endpoint_saved")
+@receiver(post_delete, sender=WebhookEndpoint, dispatch_uid="integrations.endpoint_deleted")
+def _endpoint_changed(sender, instance: WebhookEndpoint, **kwargs) -> None:
+    listening.forget_now_and_on_commit(instance.business_id)
+
+
+@receiver(post_save, sender=Business, dispatch_uid="integrations.business_saved")
+@receiver(post_delete, sender=Business, dispatch_uid="integrations.business_deleted")
+def _business_changed(sender, instance: Business, **kwargs) -> None:
+    # A new business may reuse the id of one rolled back (SQLite does, in tests).
+    listening.forget(instance.pk)
 
 
 class WebhookDelivery(BusinessOwned):

@@ -6,11 +6,14 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
 from django.utils.translation import gettext_lazy as _
 
 from regulars.accounts.models import Business, BusinessOwned, Location
 from regulars.customers.models import Customer
 from regulars.lib.codes import new_code
+from regulars.lib.ttlcache import BusinessCache
 
 MONEY = {"max_digits": 12, "decimal_places": 2}
 
@@ -32,6 +35,46 @@ class Product(BusinessOwned):
 
     def __str__(self) -> str:
         return self.name
+
+
+# --- products by SKU, kept per process ------------------------------------------------------
+#
+# Every sale over the API turns its SKUs into products. Each process keeps the products it has
+# looked up, per business, for at most PRODUCTS_TTL_S seconds (regulars.lib.ttlcache). A product
+# saved or deleted in this process is seen by the next sale; one created elsewhere is seen at
+# once too (an unknown SKU is always looked up); one renamed, recategorised or deleted by
+# another process is seen within the TTL. The cached instances are shared between threads:
+# treat them as read-only.
+
+PRODUCTS_TTL_S = 5.0
+_products: BusinessCache[dict[str, Product]] = BusinessCache(PRODUCTS_TTL_S)
+
+
+def products_by_sku(business_id: int, skus) -> dict[str, Product]:
+    """The business's products with these SKUs, by SKU; unknown SKUs are left out."""
+    known = _products.get(business_id, lambda _: {})
+    missing = [sku for sku in skus if sku not in known]
+    if missing:
+        for product in Product.objects.filter(business_id=business_id, sku__in=missing):
+            known[product.sku] = product
+    return {sku: known[sku] for sku in skus if sku in known}
+
+
+def forget_products(business_id: int | None = None) -> None:
+    _products.forget(business_id)
+
+
+@receiver(post_save, sender=Product, dispatch_uid="sales.product_saved")
+@receiver(post_delete, sender=Product, dispatch_uid="sales.product_deleted")
+def _product_changed(sender, instance: Product, **kwargs) -> None:
+    _products.forget_now_and_on_commit(instance.business_id)
+
+
+@receiver(post_save, sender=Business, dispatch_uid="sales.business_saved")
+@receiver(post_delete, sender=Business, dispatch_uid="sales.business_deleted")
+def _business_changed(sender, instance: Business, **kwargs) -> None:
+    # A new business may reuse the id of one rolled back (SQLite does, in tests).
+    _products.forget(instance.pk)
 
 
 class Purchase(BusinessOwned):

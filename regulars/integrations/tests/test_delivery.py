@@ -344,3 +344,40 @@ def test_a_receiver_slower_than_the_timeout_is_a_failed_attempt(alice_cafe, rece
     assert logged.status_code is None and logged.error == "timed out after 0.2 s"
     assert 150 <= logged.response_ms < 500
     assert delivery.status == "failed" and delivery.next_attempt_at is not None
+
+
+def test_an_endpoint_created_in_this_process_gets_the_very_next_event(alice_cafe, charlie_bakery):
+    assert emit(alice_cafe, "customer.created", {}) == []  # remembered: Alice has no endpoint
+    endpoint = endpoint_for(alice_cafe, "https://example.com/hook")
+    (delivery,) = emit(alice_cafe, "customer.created", {})
+    assert delivery.endpoint == endpoint
+    assert emit(charlie_bakery, "customer.created", {}) == []  # and only Alice's
+    endpoint.active = False
+    endpoint.save()
+    assert emit(alice_cafe, "customer.created", {}) == []
+    deliveries.enable(endpoint)  # an UPDATE: no signal, the cache is told all the same
+    assert len(emit(alice_cafe, "customer.created", {})) == 1
+    endpoint.delete()
+    assert emit(alice_cafe, "customer.created", {}) == []
+    other = endpoint_for(alice_cafe, "https://example.com/other")
+    assert [d.endpoint for d in emit(alice_cafe, "customer.created", {})] == [other]
+
+
+def test_an_endpoint_created_by_another_process_gets_events_within_the_ttl(alice_cafe, monkeypatch):
+    from regulars.integrations import models
+    from regulars.lib import ttlcache
+
+    assert emit(alice_cafe, "customer.created", {}) == []
+    WebhookEndpoint.objects.bulk_create(  # no signal, as in another process
+        [WebhookEndpoint(business=alice_cafe, url="https://example.com/hook", events=["*"])]
+    )
+    later = ttlcache.time.monotonic() + models.LISTENING_TTL_S + 1
+    monkeypatch.setattr(ttlcache.time, "monotonic", lambda: later)
+    assert len(emit(alice_cafe, "customer.created", {})) == 1
+
+
+def test_an_endpoint_switched_off_by_another_process_gets_nothing_more(alice_cafe):
+    endpoint = endpoint_for(alice_cafe, "https://example.com/hook")
+    assert len(emit(alice_cafe, "customer.created", {})) == 1
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(active=False)  # no signal
+    assert emit(alice_cafe, "customer.created", {}) == []

@@ -131,3 +131,46 @@ def test_openapi_schema_is_served(client):
     schema = client.get("/api/v1/openapi.json").json()
     assert schema["openapi"].startswith("3.")
     assert "/api/v1/purchases" in schema["paths"]
+
+
+def test_a_product_created_renamed_or_deleted_is_seen_by_the_very_next_sale(
+    api, alice_cafe, charlie_bakery
+):
+    from regulars.sales.models import Product
+
+    caller = api(alice_cafe)
+    sale = {"lines": [{"sku": "FLAT", "unit_price": "3.00"}]}
+
+    def line_name():
+        response = caller.post("/purchases", sale)
+        assert response.status_code == 201, response.content
+        return response.json()["lines"][0]["name"]
+
+    assert error_of(caller.post("/purchases", sale), 422)["field"] == "lines.0.sku"
+    Product.objects.create(business=charlie_bakery, sku="FLAT", name="Charlie's", price=1)
+    assert error_of(caller.post("/purchases", sale), 422)["field"] == "lines.0.sku"  # not ours
+    flat = Product.objects.create(business=alice_cafe, sku="FLAT", name="Flat white", price=3)
+    assert line_name() == "Flat white"
+    flat.name = "Flat white, large"
+    flat.save()
+    assert line_name() == "Flat white, large"
+    assert api(charlie_bakery).post("/purchases", sale).json()["lines"][0]["name"] == "Charlie's"
+    flat.delete()
+    assert error_of(caller.post("/purchases", sale), 422)["field"] == "lines.0.sku"
+
+
+def test_a_product_renamed_by_another_process_is_seen_once_the_cache_expires(
+    api, alice_cafe, monkeypatch
+):
+    from regulars.lib import ttlcache
+    from regulars.sales import models
+    from regulars.sales.models import Product
+
+    caller = api(alice_cafe)
+    flat = Product.objects.create(business=alice_cafe, sku="FLAT", name="Flat white", price=3)
+    sale = {"lines": [{"sku": "FLAT", "unit_price": "3.00"}]}
+    assert caller.post("/purchases", sale).json()["lines"][0]["name"] == "Flat white"
+    Product.objects.filter(pk=flat.pk).update(name="Renamed")  # no signal, as in another process
+    later = ttlcache.time.monotonic() + models.PRODUCTS_TTL_S + 1
+    monkeypatch.setattr(ttlcache.time, "monotonic", lambda: later)
+    assert caller.post("/purchases", sale).json()["lines"][0]["name"] == "Renamed"
