@@ -12,4 +12,9 @@ urlpatterns = [
     path("counter/<str:code>/credit/", views.counter_credit, name="counter_credit"),
     path("counter/<str:code>/undo/", views.counter_undo, name="counter_undo"),
     path("poster/", views.poster, name="join_poster"),
+    path("programs/", views.program_list, name="program_list"),
+    path("programs/new/", views.program_create, name="program_create"),
+    path("programs/<str:code>/", views.program_edit, name="program_edit"),
+    path("programs/<str:code>/rewards/new/", views.reward_create, name="reward_create"),
+    path("programs/<str:code>/rewards/<str:reward>/", views.reward_edit, name="reward_edit"),
 ]

@@ -1,4 +1,5 @@
-"""The counter (the cashier's page) and the join poster: thin views over loyalty's domain functions.
+"""The counter (the cashier's page), the join poster, and the owner's pages for programs and
+rewards: thin views over loyalty's domain functions and models.
 
 Every page works as plain forms; with htmx (an HX-Request header) a view answers with just the
 part of the page that changed. A write is a POST carrying the idempotency key its form was
@@ -12,7 +13,9 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.core.exceptions import ValidationError
+from django.db.models import Prefetch
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -33,16 +36,21 @@ from regulars.loyalty.counter import find_customers, is_sale, quick_products, un
 from regulars.loyalty.enrolment import enrol
 from regulars.loyalty.errors import LoyaltyConflict
 from regulars.loyalty.forms import (
+    CONFIG_EXAMPLES,
+    KIND_HELP,
     CreditForm,
     EnrolForm,
+    ProgramForm,
     RedeemForm,
+    RewardForm,
     SaleForm,
     UndoForm,
     UseForm,
     new_key,
 )
 from regulars.loyalty.ledger import UNDO_WINDOW, last_undoable, redeem, spend_credit
-from regulars.loyalty.models import LedgerEntry, Program, PromoCard, Reward, Voucher
+from regulars.loyalty.models import LedgerEntry, Program, PromoCard, Reward, Unit, Voucher
+from regulars.loyalty.programs import kind_class
 from regulars.loyalty.sale import record_sale
 from regulars.loyalty.templatetags.loyalty import amount_text
 from regulars.loyalty.vouchers import use_promo_card, use_voucher
@@ -493,3 +501,113 @@ def poster(request: HttpRequest) -> HttpResponse:
         "size": size,
     }
     return render(request, "loyalty/poster.html", context)
+
+
+# --- the owner's pages: programs and their rewards ---------------------------------------------
+
+
+def _program(request: HttpRequest, code: str) -> Program:
+    return get_for_business(Program, request.business, code=code)
+
+
+def _describe(program: Program) -> str:
+    """The program's one-line description, or a warning when its stored settings are wrong
+    (a program set up before its kind's checks were tightened, say)."""
+    try:
+        return program.rules.describe()
+    except ValidationError:
+        return _("Its settings are not valid; open it to correct them.")
+
+
+@business_view(role=Role.MANAGER)
+def program_list(request: HttpRequest) -> HttpResponse:
+    """The business's programs, each with its rewards, and a button to add one of each kind."""
+    programs = list(
+        Program.objects.for_business(request.business)
+        .select_related("business")
+        .prefetch_related(Prefetch("rewards", Reward.objects.select_related("product")))
+    )
+    context = {
+        "programs": [
+            {
+                "program": p,
+                "description": _describe(p),
+                "redeemable": kind_class(p.kind).redeemable,
+                "unit": Unit(p.unit).label if p.unit else "",
+            }
+            for p in programs
+        ],
+        "kinds": [(value, label, KIND_HELP[value]) for value, label in Program.Kind.choices],
+    }
+    return render(request, "loyalty/programs.html", context)
+
+
+@business_view(role=Role.MANAGER)
+def program_create(request: HttpRequest) -> HttpResponse:
+    """A new program; `?kind=` picks the kind and prefills its settings with an example."""
+    kind = request.GET.get("kind", "")
+    if kind not in Program.Kind.values:
+        kind = Program.Kind.POINTS
+    program = Program(business=request.business)
+    form = ProgramForm(
+        request.POST or None,
+        instance=program,
+        initial={"kind": kind, "config": CONFIG_EXAMPLES[kind]},
+    )
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, _("Program “%(name)s” created.") % {"name": program.name})
+        return redirect("program_list", slug=request.business.slug)
+    context = {"form": form, "program": None, "kind_help": KIND_HELP[kind]}
+    return render(request, "loyalty/program_form.html", context)
+
+
+@business_view(role=Role.MANAGER)
+def program_edit(request: HttpRequest, code: str) -> HttpResponse:
+    program = _program(request, code)
+    form = ProgramForm(request.POST or None, instance=program)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, _("Program “%(name)s” saved.") % {"name": program.name})
+        return redirect("program_list", slug=request.business.slug)
+    context = {"form": form, "program": program, "kind_help": KIND_HELP.get(program.kind, "")}
+    return render(request, "loyalty/program_form.html", context)
+
+
+def _reward_page(request: HttpRequest, code: str, reward_code: str | None) -> HttpResponse:
+    """Add (no reward code) or edit a reward of a points or stamps program of this business."""
+    program = _program(request, code)
+    if reward_code is None:
+        reward = Reward(business=request.business, program=program)
+    else:
+        reward = get_for_business(
+            Reward.objects.filter(program=program), request.business, code=reward_code
+        )
+    if not kind_class(program.kind).redeemable:
+        raise Http404("This kind of program has no rewards catalog")
+    try:
+        program.rules  # noqa: B018 -- a reward is checked against its program's parsed settings
+    except ValidationError:
+        messages.error(request, _("Correct this program's settings before changing its rewards."))
+        return redirect("program_edit", slug=request.business.slug, code=program.code)
+    form = RewardForm(request.POST or None, instance=reward, business=request.business)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        if reward_code is None:
+            text = _("Reward “%(name)s” created.")
+        else:
+            text = _("Reward “%(name)s” saved.")
+        messages.success(request, text % {"name": reward.name})
+        return redirect("program_list", slug=request.business.slug)
+    context = {"form": form, "program": program, "reward": reward if reward_code else None}
+    return render(request, "loyalty/reward_form.html", context)
+
+
+@business_view(role=Role.MANAGER)
+def reward_create(request: HttpRequest, code: str) -> HttpResponse:
+    return _reward_page(request, code, None)
+
+
+@business_view(role=Role.MANAGER)
+def reward_edit(request: HttpRequest, code: str, reward: str) -> HttpResponse:
+    return _reward_page(request, code, reward)

@@ -223,6 +223,7 @@ class VisibleText(HTMLParser):
         super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
         self.hidden = 0
+        self.untranslated_tags: list[str] = []
         self.html_lang: str | None = None
 
     def handle_starttag(self, tag, attrs):
@@ -231,12 +232,18 @@ class VisibleText(HTMLParser):
             self.html_lang = attrs.get("lang")
         if tag in self.HIDDEN or tag in self.NOT_LANGUAGE:
             self.hidden += 1
+        elif attrs.get("translate") == "no":  # HTML's own mark: e.g. JSON settings in a textarea
+            self.untranslated_tags.append(tag)
+            self.hidden += 1
         self.parts += [v for k, v in attrs.items() if k in self.READ_ATTRIBUTES and v]
         if tag == "input" and attrs.get("type") in {"submit", "button"} and attrs.get("value"):
             self.parts.append(attrs["value"])
 
     def handle_endtag(self, tag):
         if tag in self.HIDDEN or tag in self.NOT_LANGUAGE:
+            self.hidden -= 1
+        elif self.untranslated_tags and tag == self.untranslated_tags[-1]:
+            self.untranslated_tags.pop()
             self.hidden -= 1
 
     def handle_data(self, data):
@@ -260,11 +267,19 @@ PLACEHOLDER = re.compile(r"%\(\w+\)[sdif]")
 
 def english_pattern(msgid: str) -> re.Pattern:
     """Match the English text of a msgid as whole words; %(name)s placeholders match anything."""
-    pieces = PLACEHOLDER.split(msgid.replace("%%", "%"))
-    words = [r"\s+".join(re.escape(w) for w in piece.split()) for piece in pieces]
+    parts = []
+    for piece in PLACEHOLDER.split(msgid.replace("%%", "%")):
+        words = piece.split()
+        text = r"\s+".join(re.escape(w) for w in words)
+        # Words next to a placeholder are still whole words: "%(amount)s back" is not "Cashback".
+        if words and re.match(r"\w", words[0]):
+            text = r"(?<!\w)" + text
+        if words and re.search(r"\w$", words[-1]):
+            text += r"(?!\w)"
+        parts.append(text)
     # Not inside a dotted, slashed or hyphenated token: purchase.recorded, /c/join/, Regulars-Event.
     return re.compile(
-        r"(?<![\w./-])" + r".+?".join(words) + r"(?![\w/-]|\.\w)", re.IGNORECASE
+        r"(?<![\w./-])" + r".+?".join(parts) + r"(?![\w/-]|\.\w)", re.IGNORECASE
     )
 
 
@@ -411,6 +426,11 @@ def pages(alice_cafe, alice, make, tmp_path) -> list[Page]:
         Page("counter", url("counter"), "alice"),
         Page("counter, customer", url("counter_panel", dora.code), "alice"),
         Page("join poster", url("join_poster"), "alice"),
+        Page("loyalty programs", url("program_list"), "alice"),
+        Page("new program", url("program_create") + "?kind=tiers", "alice"),
+        Page("edit program", url("program_edit", card.code), "alice"),
+        Page("new reward", url("reward_create", card.code), "alice"),
+        Page("edit reward", url("reward_edit", card.code, free_coffee.code), "alice"),
         Page("analytics", url("analytics_dashboard"), "alice"),
         analytics_before,
         Page("integrations", url("integrations"), "alice"),
