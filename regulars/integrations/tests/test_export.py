@@ -195,3 +195,27 @@ def test_exported_purchases_import_back_unchanged(alice_cafe, charlie_bakery, hi
     assert (
         big.customer.email == "dora@example.com" and big.customer.external_id == history.dora.code
     )
+
+
+def test_a_reader_that_stops_early_is_not_an_error(tmp_path):
+    """`regulars export … | head`: the closed pipe ends the export quietly, exit code 0."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    regulars = str(Path(sys.executable).with_name("regulars"))
+    env = {**os.environ, "REGULARS_VAR": str(tmp_path), "DATABASE_URL": f"sqlite:///{tmp_path}/db"}
+    # Far more than a pipe holds (64 KiB), so the export is still writing when the reader goes.
+    subprocess.run(
+        [regulars, "demo", "--customers", "150", "--no-serve"],
+        env=env, check=True, timeout=180, capture_output=True,
+    )  # fmt: skip
+    export = subprocess.Popen(
+        [regulars, "export", "purchases", "--business", "demo"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    export.stdout.readline()  # the header, then the reader goes away
+    export.stdout.close()
+    _out, err = export.communicate(timeout=60)
+    assert export.returncode == 0 and b"Traceback" not in err, err.decode()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from datetime import date
 
 from django.core.management.base import BaseCommand, CommandError
@@ -46,6 +48,11 @@ class Command(BaseCommand):
                 for piece in pieces:
                     out.write(piece)
         else:
-            for piece in pieces:
-                self.stdout.write(piece, ending="")
-            self.stdout.flush()
+            try:
+                for piece in pieces:
+                    self.stdout.write(piece, ending="")
+                self.stdout.flush()
+            except BrokenPipeError:
+                # The reader stopped (`| head`): not an error. Point stdout at /dev/null so the
+                # interpreter's own flush at exit does not complain either.
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
