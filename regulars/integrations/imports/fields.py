@@ -186,7 +186,8 @@ FIELDS: dict[str, Field] = {
             _("Matches the customer you already have with this e-mail."),
             BOTH,
             aliases=_names(
-                "email; e mail; email address; customer email; billing email; mail; "
+                "email; e mail; email address; e mail address; customer email; customer e mail; "
+                "billing email; billing e mail; mail; "
                 "e mail cím; почта; пошта"
             ),
         ),

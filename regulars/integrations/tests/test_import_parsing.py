@@ -231,3 +231,9 @@ def test_every_preset_maps_only_fields_of_its_kind():
 
     for preset in PRESETS.values():
         assert all(preset.kind in FIELDS[f].kinds for f in preset.columns), preset.name
+
+
+def test_hyphenated_e_mail_headers_are_recognised():
+    for header in ("Customer e-mail", "E-Mail address", "billing_e-mail"):
+        headers = ["Date", "Amount", header]
+        assert mapped(headers, "generic").get("email") == header, header
