@@ -1,6 +1,6 @@
 """Per-process caches of per-business data for a few seconds, dropped at once on a local change.
 
-The pattern of `regulars.loyalty.models.running_programs`, for other hot-path reads. A value is
+Used for the hot path's reads (running programs, products, webhook endpoints). A value is
 kept for at most `ttl` seconds; a change made in this process calls `forget` (from a
 post_save/post_delete receiver, and again on commit), so the next read sees it at once, while a
 change made by another process (another gunicorn worker) is seen within the TTL. Every `forget`

@@ -7,14 +7,13 @@ decimals as floats); money only becomes a `Decimal` at the edge, through `from_u
 
 from __future__ import annotations
 
-import time
 from decimal import ROUND_HALF_UP, Decimal
 from functools import cached_property
 from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import models, transaction
+from django.db import models
 from django.db.models import Q
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
@@ -24,6 +23,7 @@ from regulars.accounts.models import Business, BusinessOwned, BusinessQuerySet, 
 from regulars.customers.models import Customer
 from regulars.lib.codes import new_code
 from regulars.lib.money import CENT
+from regulars.lib.ttlcache import BusinessCache
 from regulars.sales.models import MONEY, Product, Purchase, Refund
 
 if TYPE_CHECKING:
@@ -162,39 +162,23 @@ class Program(BusinessOwned):
 # cached instances are shared between threads: treat them as read-only.
 
 PROGRAMS_TTL_S = 5.0
-_running: dict[int, tuple[float, int, tuple[Program, ...]]] = {}
-_generation = 0  # moved by every invalidation, so a read racing one does not store stale rows
+_running: BusinessCache[tuple[Program, ...]] = BusinessCache(PROGRAMS_TTL_S)
 
 
 def running_programs(business_id: int) -> list[Program]:
     """`Program.objects.running_for(business_id)`, from the per-process cache when fresh."""
-    now = time.monotonic()
-    hit = _running.get(business_id)
-    if hit is not None and hit[0] > now and hit[1] == _generation:
-        return list(hit[2])
-    generation = _generation
-    programs = tuple(Program.objects.running_for(business_id))
-    if generation == _generation:
-        _running[business_id] = (now + PROGRAMS_TTL_S, generation, programs)
-    return list(programs)
+    return list(_running.get(business_id, lambda pk: tuple(Program.objects.running_for(pk))))
 
 
 def forget_running_programs(business_id: int | None = None) -> None:
     """Drop the cached programs of one business (or of all): the next sale reads them again."""
-    global _generation
-    _generation += 1
-    if business_id is None:
-        _running.clear()
-    else:
-        _running.pop(business_id, None)
+    _running.forget(business_id)
 
 
 @receiver(post_save, sender=Program, dispatch_uid="loyalty.program_saved")
 @receiver(post_delete, sender=Program, dispatch_uid="loyalty.program_deleted")
 def _program_changed(sender, instance: Program, **kwargs) -> None:
-    forget_running_programs(instance.business_id)
-    # Again once committed: a sale in another thread may have cached the old rows meanwhile.
-    transaction.on_commit(lambda: forget_running_programs(instance.business_id))
+    _running.forget_now_and_on_commit(instance.business_id)
 
 
 @receiver(post_save, sender=Business, dispatch_uid="loyalty.business_saved")

@@ -108,6 +108,7 @@ def test_a_retried_sale_after_a_failed_insert_writes_nothing_more(alice_cafe, po
 def test_a_program_changed_by_another_process_is_seen_once_the_cache_expires(
     alice_cafe, points, make, monkeypatch
 ):
+    from regulars.lib import ttlcache
     from regulars.loyalty import models
 
     dora = make.customer(alice_cafe)
@@ -115,8 +116,8 @@ def test_a_program_changed_by_another_process_is_seen_once_the_cache_expires(
         business=alice_cafe, customer=dora, amount=Decimal("10.00"), idempotency_key="till:p1"
     )
     Program.objects.filter(pk=points.pk).update(config={"points_per_unit": 2})  # no signal
-    later = models.time.monotonic() + models.PROGRAMS_TTL_S + 1
-    monkeypatch.setattr(models.time, "monotonic", lambda: later)
+    later = ttlcache.time.monotonic() + models.PROGRAMS_TTL_S + 1
+    monkeypatch.setattr(ttlcache.time, "monotonic", lambda: later)
     sale = record_sale(
         business=alice_cafe, customer=dora, amount=Decimal("10.00"), idempotency_key="till:p2"
     )
