@@ -18,7 +18,7 @@ from regulars.accounts.api_support import ApiError, business_of, paginate
 from regulars.analytics import reports
 from regulars.analytics.metrics import RFM_RULES, Segment
 from regulars.analytics.models import AnalyticsSnapshot, CustomerScore
-from regulars.analytics.refresh import DATA_VERSION, PERIODS
+from regulars.analytics.refresh import PERIODS
 from regulars.lib.errors import DomainError
 
 router = Router(tags=["analytics"])
@@ -91,15 +91,11 @@ class SegmentCustomerFilters(Schema):
 
 
 def _snapshot(business) -> tuple[str, datetime | None, dict[str, Any]]:
-    snapshot = AnalyticsSnapshot.objects.filter(business=business).first()
+    """(status, computed_at, data) of the last refresh; no figures before the first."""
+    snapshot, data = reports.last_snapshot(business)
     if snapshot is None:
         return AnalyticsSnapshot.Status.NEVER, None, {}
-    data = snapshot.data if snapshot.data.get("version") == DATA_VERSION else {}
     return snapshot.status, snapshot.computed_at if data else None, data
-
-
-def _money(value: float | None) -> Decimal | None:
-    return None if value is None else Decimal(str(value)).quantize(Decimal("0.01"))
 
 
 def _figure(kind: str, value: float | None) -> Decimal | None:
@@ -158,9 +154,9 @@ def segments(request: HttpRequest):
                     "description": str(rule.description),
                     "action": str(rule.action),
                     "customers": row.get("customers", 0),
-                    "revenue": _money(row.get("revenue")),
-                    "recent_revenue": _money(row.get("recent_revenue")),
-                    "clv": _money(row.get("clv")),
+                    "revenue": reports.cents(row.get("revenue")),
+                    "recent_revenue": reports.cents(row.get("recent_revenue")),
+                    "clv": reports.cents(row.get("clv")),
                 }
             )
     return {"status": status, "computed_at": computed_at, "segments": items}

@@ -20,6 +20,8 @@ from django.utils.translation import gettext_lazy
 
 from regulars.accounts.models import Business
 from regulars.analytics.metrics import RFM_RULES, Segment
+from regulars.analytics.models import AnalyticsSnapshot
+from regulars.analytics.refresh import DATA_VERSION
 
 SLIPPING_LIMIT = 20
 # A valuable customer is in the top two fifths by spend (RFM monetary score 4 or 5).
@@ -44,6 +46,19 @@ SEGMENT_COLORS = {
     Segment.HIBERNATING: "#a89f94",
     Segment.LOST: "#6b6f76",
 }
+
+
+def last_snapshot(business) -> tuple[AnalyticsSnapshot | None, dict[str, Any]]:
+    """The business's snapshot and its data: {} before the first refresh, or when an older
+    version of the code wrote it (the pages then offer to recompute)."""
+    snapshot = AnalyticsSnapshot.objects.filter(business=business).first()
+    data = snapshot.data if snapshot and snapshot.data.get("version") == DATA_VERSION else {}
+    return snapshot, data
+
+
+def cents(value: float | None) -> Decimal | None:
+    """A computed amount (a float in the snapshot) as money: a Decimal to the cent."""
+    return None if value is None else Decimal(str(value)).quantize(Decimal("0.01"))
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,6 @@ Thin views over the last snapshot: nothing here fits a model or scans the purcha
 from __future__ import annotations
 
 import csv
-from decimal import Decimal
 from typing import Any
 
 from django.contrib import messages
@@ -20,17 +19,10 @@ from regulars.accounts.models import Role
 from regulars.accounts.tenancy import business_view
 from regulars.analytics import reports
 from regulars.analytics.metrics import RFM_RULES
-from regulars.analytics.models import AnalyticsSnapshot
-from regulars.analytics.refresh import DATA_VERSION, PERIODS
+from regulars.analytics.refresh import PERIODS
 from regulars.analytics.tasks import request_refresh
 
 CHARTS = ("revenue-by-month", "forecast", "cohorts", "segments", "clv", "members")
-
-
-def _snapshot(business) -> tuple[AnalyticsSnapshot | None, dict[str, Any]]:
-    snapshot = AnalyticsSnapshot.objects.filter(business=business).first()
-    data = snapshot.data if snapshot and snapshot.data.get("version") == DATA_VERSION else {}
-    return snapshot, data
 
 
 def _period(request: HttpRequest) -> int:
@@ -45,10 +37,6 @@ def _unit_label(unit: str) -> str:
     from regulars.loyalty.models import Unit
 
     return str(Unit(unit).label) if unit in Unit.values else unit
-
-
-def _money(value: float | None) -> Decimal | None:
-    return None if value is None else Decimal(str(value)).quantize(Decimal("0.01"))
 
 
 def _tile(kpi: reports.Kpi, current: Any, previous: Any) -> dict[str, Any]:
@@ -67,8 +55,8 @@ def _tile(kpi: reports.Kpi, current: Any, previous: Any) -> dict[str, Any]:
         current = round(current)
     return {
         "kpi": kpi,
-        "value": _money(current) if money else current,
-        "previous": _money(previous) if money else previous,
+        "value": reports.cents(current) if money else current,
+        "previous": reports.cents(previous) if money else previous,
         "change": change,
         "change_unit": "pp" if kpi.kind == "percent" else "%",
         "good": good,
@@ -89,7 +77,7 @@ def _chart(slug: str, ctx: reports.Context) -> dict[str, Any]:
 @business_view(role=Role.MANAGER)
 def dashboard(request: HttpRequest) -> HttpResponse:
     business = request.business
-    snapshot, data = _snapshot(business)
+    snapshot, data = reports.last_snapshot(business)
     days = _period(request)
     context: dict[str, Any] = {"snapshot": snapshot, "data": data, "days": days, "periods": PERIODS}
     if data:
@@ -109,15 +97,15 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         program = data["program"]
         context["program"] = {
             **program,
-            "reward_cost": _money(program["reward_cost"]),
-            "liability": _money(program["liability"]),
-            "associated_revenue": _money(program["associated_revenue"]),
+            "reward_cost": reports.cents(program["reward_cost"]),
+            "liability": reports.cents(program["liability"]),
+            "associated_revenue": reports.cents(program["associated_revenue"]),
             "programs": [
                 {
                     **p,
                     "unit_label": _unit_label(p["unit"]),
-                    "reward_cost": _money(p["reward_cost"]),
-                    "liability": _money(p["liability"]),
+                    "reward_cost": reports.cents(p["reward_cost"]),
+                    "liability": reports.cents(p["liability"]),
                 }
                 for p in program["programs"]
             ],
@@ -125,7 +113,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         forecast = data["forecast"]
         if forecast.get("method"):
             context["forecast"] = {
-                weeks: {k: _money(v) for k, v in forecast[f"total_{weeks}"].items()}
+                weeks: {k: reports.cents(v) for k, v in forecast[f"total_{weeks}"].items()}
                 for weeks in (4, 12)
             } | {"method": forecast["method"]}
         context["models"] = data["models"]
@@ -139,7 +127,7 @@ def status(request: HttpRequest) -> HttpResponse:
     When a refresh has finished since the page was drawn (``since`` is the computed_at the
     page shows), the page is reloaded to show the new numbers.
     """
-    snapshot, _data = _snapshot(request.business)
+    snapshot, _data = reports.last_snapshot(request.business)
     response = render(request, "analytics/_status.html", {"snapshot": snapshot})
     since = request.GET.get("since", "")
     if snapshot and snapshot.computed_at and not snapshot.busy:
@@ -164,7 +152,7 @@ def recompute(request: HttpRequest) -> HttpResponse:
 def report_csv(request: HttpRequest, chart: str) -> HttpResponse:
     """One report of the last snapshot as CSV: the rows its chart is drawn from."""
     report = reports.REPORTS.get(chart)
-    _snap, data = _snapshot(request.business)
+    _snap, data = reports.last_snapshot(request.business)
     if report is None or not data:
         raise Http404("No such report")
     ctx = reports.Context(request.business, data)
