@@ -31,6 +31,19 @@ def new_key() -> str:
     return uuid.uuid4().hex
 
 
+def amount_of(raw: str) -> Decimal:
+    """What the cashier typed ("4,50", "1 200.00") as money, or a plain-words error."""
+    try:
+        amount = to_decimal(raw.strip().replace(" ", "").replace("\xa0", ""))
+    except ValueError:
+        raise forms.ValidationError(_("Enter an amount like 4.50.")) from None
+    if amount <= 0:
+        raise forms.ValidationError(_("Enter an amount above zero."))
+    if amount > MAX_AMOUNT:
+        raise forms.ValidationError(_("This amount is too large."))
+    return amount
+
+
 class KeyField(forms.CharField):
     """The hidden idempotency key; a missing or mangled one means a stale or forged form."""
 
@@ -69,17 +82,7 @@ class SaleForm(KeyedForm):
 
     def clean_amount(self) -> Decimal | None:
         raw = (self.cleaned_data.get("amount") or "").strip()
-        if not raw:
-            return None
-        try:
-            amount = to_decimal(raw.replace(" ", "").replace("\xa0", ""))
-        except ValueError:
-            raise forms.ValidationError(_("Enter an amount like 4.50.")) from None
-        if amount <= 0:
-            raise forms.ValidationError(_("Enter an amount above zero."))
-        if amount > MAX_AMOUNT:
-            raise forms.ValidationError(_("This amount is too large."))
-        return amount
+        return amount_of(raw) if raw else None
 
     def quantities(self) -> dict[str, int]:
         found: dict[str, int] = {}
@@ -132,14 +135,7 @@ class CreditForm(KeyedForm):
     amount = forms.CharField(label=_("Amount"), max_length=20)
 
     def clean_amount(self) -> Decimal:
-        raw = (self.cleaned_data.get("amount") or "").strip().replace(" ", "").replace("\xa0", "")
-        try:
-            amount = to_decimal(raw)
-        except ValueError:
-            raise forms.ValidationError(_("Enter an amount like 4.50.")) from None
-        if amount <= 0:
-            raise forms.ValidationError(_("Enter an amount above zero."))
-        return amount
+        return amount_of(self.cleaned_data.get("amount") or "")
 
 
 class UndoForm(KeyedForm):
