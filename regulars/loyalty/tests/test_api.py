@@ -390,6 +390,12 @@ def test_a_key_of_one_business_gets_404_for_every_id_of_another_on_every_endpoin
     refused(
         "post", f"/vouchers/{mine['voucher']}/use", {"purchase": theirs["purchase"]}, "purchase"
     )
+    credit = f"/customers/{mine['customer']}/credit-payments"
+    refused("post", credit, {"program": theirs["program"], "amount": "1.00"}, "program")
+    adjustments = f"/customers/{mine['customer']}/adjustments"
+    refused(
+        "post", adjustments, {"program": theirs["program"], "amount": 5, "reason": "x"}, "program"
+    )
     refused(
         "post", f"/promo-cards/{mine['promo']}/use", {"purchase": theirs["purchase"]}, "purchase"
     )

@@ -454,7 +454,7 @@ def test_a_cashier_cannot_open_the_poster(cashier, alice_cafe):
 
 
 def test_store_credit_pays_part_of_a_purchase_once_and_never_more_than_there_is(
-    cashier, alice_cafe, dora, bob
+    cashier, alice_cafe, dora, bob, charlie_bakery
 ):
     cashback = Program.objects.create(
         business=alice_cafe, kind="cashback", name="Cash back", config={"percent": "10"}
@@ -474,5 +474,11 @@ def test_store_credit_pays_part_of_a_purchase_once_and_never_more_than_there_is(
     assert spent.staff == bob and spent.amount == -550
     too_much = {"key": key("c") + "-abcdefgh", "program": cashback.code, "amount": "3.00"}
     refused = cashier.post(action, too_much, headers=HTMX)
+    assert refused.status_code == 422 and "Could not pay with credit" in refused.text
+    theirs = Program.objects.create(
+        business=charlie_bakery, kind="cashback", name="Theirs", config={"percent": "10"}
+    )
+    other = {"key": key("c") + "-abcdefgh", "program": theirs.code, "amount": "1.00"}
+    refused = cashier.post(action, other, headers=HTMX)  # another business's program
     assert refused.status_code == 422 and "Could not pay with credit" in refused.text
     assert balances(dora).credit[0].available == Decimal("2.50")
