@@ -6,7 +6,9 @@ import hashlib
 import json
 import uuid
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated, Any
 
 from django.core import signing
 from django.db import IntegrityError, transaction
@@ -15,10 +17,27 @@ from django.http import HttpRequest, HttpResponse
 from ninja import Schema
 from ninja.responses import NinjaJSONEncoder, Response
 from ninja.security import HttpBearer
+from pydantic import AfterValidator
 
 from regulars.accounts import apikeys
-from regulars.accounts.models import ApiKey, Business, IdempotentRequest, insert_rows
+from regulars.accounts.models import ApiKey, Business, IdempotentRequest
 from regulars.lib.errors import Conflict, DomainError
+from regulars.lib.rows import insert_rows
+
+
+def _utc(value: datetime) -> datetime:
+    """An instant with an offset as UTC: the database may not take every offset Python does
+    (PostgreSQL stops at ±15:59). Naive times stay naive: they mean the server's time zone."""
+    if value.tzinfo is None:
+        return value
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("is out of range") from None
+
+
+# A date and time sent to the API, as UTC.
+Instant = Annotated[datetime, AfterValidator(_utc)]
 
 
 class ApiError(Schema):
@@ -55,9 +74,55 @@ def require_write(request: HttpRequest) -> Business:
     return request.auth.business
 
 
-def _json(body: Any) -> Any:
+def as_json(body: Any) -> Any:
     """The body exactly as the API renders it (Decimal as string, ISO datetimes)."""
     return json.loads(json.dumps(body, cls=NinjaJSONEncoder))
+
+
+@dataclass(frozen=True)
+class Once:
+    """An API write's Idempotency-Key: the answer stored for it, or to be stored with the write."""
+
+    business: Business
+    endpoint: str
+    key: str
+    digest: str  # of the request body: the same key with another body is a conflict
+
+    @classmethod
+    def of(cls, request: HttpRequest, *, endpoint: str, payload: Any) -> Once | None:
+        """The request's Idempotency-Key, or None without the header."""
+        key = (request.headers.get("Idempotency-Key") or "").strip()
+        if not key:
+            return None
+        if len(key) > 100:
+            raise DomainError("Idempotency-Key", "must be at most 100 characters")
+        body = json.dumps(payload, sort_keys=True, default=str).encode()
+        return cls(request.auth.business, endpoint, key, hashlib.sha256(body).hexdigest())
+
+    def record(self, status: int, body: Any) -> IdempotentRequest:
+        """The row that stores this answer (not saved: it is written with the work it answers)."""
+        return IdempotentRequest(
+            business=self.business,
+            endpoint=self.endpoint,
+            key=self.key,
+            request_hash=self.digest,
+            status=status,
+            body=body,
+        )
+
+    def replay(self) -> HttpResponse | None:
+        """The stored answer, if any; the same key with a different body is a conflict (409)."""
+        found = IdempotentRequest.objects.raw(_STORED_SQL, [self.business.pk, self.endpoint, self.key])
+        found = next(iter(found), None)
+        if found is None:
+            return None
+        if found.request_hash != self.digest:
+            raise Conflict(
+                "Idempotency-Key",
+                "this key was already used with a different request body",
+                code="idempotency_key_reused",
+            )
+        return Response(found.body, status=found.status)
 
 
 def idempotent(
@@ -67,52 +132,23 @@ def idempotent(
 
     `run` returns (status, a Schema or JSON-able body). Without the header the write simply runs.
     """
-    key = (request.headers.get("Idempotency-Key") or "").strip()
-    if not key:
+    once = Once.of(request, endpoint=endpoint, payload=payload)
+    if once is None:
         status, body = run()
-        return Response(_json(body), status=status)
-    if len(key) > 100:
-        raise DomainError("Idempotency-Key", "must be at most 100 characters")
-    business = request.auth.business
-    digest = hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
-
-    def replay(found: IdempotentRequest) -> tuple[int, Any]:
-        if found.request_hash != digest:
-            raise Conflict(
-                "Idempotency-Key",
-                "this key was already used with a different request body",
-                code="idempotency_key_reused",
-            )
-        return Response(found.body, status=found.status)
-
-    if (found := _stored(business.pk, endpoint, key)) is not None:
-        return replay(found)
+        return Response(as_json(body), status=status)
+    if (replayed := once.replay()) is not None:
+        return replayed
     try:
         with transaction.atomic():
             status, body = run()
-            body = _json(body)
-            record = IdempotentRequest(
-                business=business,
-                endpoint=endpoint,
-                key=key,
-                request_hash=digest,
-                status=status,
-                body=body,
-            )
-            insert_rows([record])
+            body = as_json(body)
+            insert_rows([once.record(status, body)])
     except IntegrityError:
         # A concurrent request with the same key committed first: answer as it did.
-        found = _stored(business.pk, endpoint, key)
-        if found is None:
+        if (replayed := once.replay()) is None:
             raise
-        return replay(found)
+        return replayed
     return Response(body, status=status)
-
-
-def _stored(business_id: int, endpoint: str, key: str) -> IdempotentRequest | None:
-    """The recorded answer for this key, if any. Plain SQL (`raw`): every write asks."""
-    found = IdempotentRequest.objects.raw(_STORED_SQL, [business_id, endpoint, key])
-    return next(iter(found), None)
 
 
 _STORED_SQL = (

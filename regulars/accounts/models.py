@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.contrib.auth.models import AbstractUser
-from django.db import connections, models, router
+from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from regulars.lib.codes import new_code
@@ -152,53 +152,3 @@ class IdempotentRequest(BusinessOwned):
                 fields=["business", "endpoint", "key"], name="idempotent_request_once"
             )
         ]
-
-
-# --- a lean INSERT for the sale path ------------------------------------------------------
-
-_INSERT_SQL: dict[tuple[type[models.Model], str, int, bool], str] = {}
-
-
-def insert_rows[M: models.Model](objs: list[M], *, ignore_conflicts: bool = False) -> list[M]:
-    """INSERT new instances of one model in one statement and set their primary keys.
-
-    What `bulk_create` does (field defaults, `auto_now_add`, no signals, no `save()`), without
-    compiling an ORM query each time: on the purchase path that compiling cost more than the
-    database's work. The statement's text is built once per model and row count. With
-    `ignore_conflicts` rows that clash with a unique constraint are skipped (ON CONFLICT DO
-    NOTHING) and no primary key is set: read the rows back.
-    """
-    if not objs:
-        return objs
-    model = type(objs[0])
-    meta = model._meta
-    connection = connections[router.db_for_write(model)]
-    fields = [f for f in meta.concrete_fields if f is not meta.pk]
-    sql = _INSERT_SQL.get((model, connection.alias, len(objs), ignore_conflicts))
-    if sql is None:
-        quote = connection.ops.quote_name
-        row = "(" + ", ".join(["%s"] * len(fields)) + ")"
-        sql = _INSERT_SQL[(model, connection.alias, len(objs), ignore_conflicts)] = (
-            f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
-            f"VALUES {', '.join([row] * len(objs))} "
-            + (
-                "ON CONFLICT DO NOTHING"
-                if ignore_conflicts
-                else f"RETURNING {quote(meta.pk.column)}"
-            )
-        )
-    params = []
-    for obj in objs:
-        if obj.pk is not None:
-            raise ValueError("insert_rows: only new rows without a primary key")
-        params.extend(f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        if ignore_conflicts:
-            return objs
-        ids = [row[0] for row in cursor.fetchall()]
-    for obj, pk in zip(objs, ids, strict=True):
-        obj.pk = pk
-        obj._state.adding = False
-        obj._state.db = connection.alias
-    return objs

@@ -11,6 +11,7 @@ from ninja import Field, Query, Router, Schema
 
 from regulars.accounts.api_support import (
     ERRORS,
+    Instant,
     business_of,
     idempotent,
     paginate,
@@ -76,7 +77,7 @@ class CustomerFilters(Schema):
     email: str | None = None
     card_code: str | None = None
     external_id: str | None = None
-    joined_after: datetime | None = None
+    joined_after: Instant | None = None
     cursor: str | None = None
     limit: int = Field(50, ge=1, le=200)
 

@@ -17,12 +17,17 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from django.db import IntegrityError
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema
+from ninja.responses import Response
 
 from regulars.accounts.api_support import (
     ERRORS,
+    Instant,
+    Once,
+    as_json,
     business_of,
     idempotent,
     paginate,
@@ -46,7 +51,7 @@ from regulars.loyalty.models import (
 )
 from regulars.loyalty.programs.base import TierChange
 from regulars.loyalty.programs.tiers import Tier
-from regulars.loyalty.sale import record_sale, refund_sale
+from regulars.loyalty.sale import Sale, record_sale, refund_sale
 from regulars.loyalty.vouchers import issue_promo_card, use_promo_card, use_voucher
 from regulars.sales.api import PurchaseIn, PurchaseOut, RefundIn, purchases_of
 from regulars.sales.api import resolve_purchase_input as resolve_sale
@@ -310,7 +315,7 @@ class PromoCardIn(Schema):
     kind: PromoCard.Kind = Field(..., description="percent or fixed")
     value: Money = Field(..., gt=0, max_digits=10, decimal_places=2)
     min_purchase: Money = Field(Decimal("0"), ge=0, max_digits=10, decimal_places=2)
-    valid_until: datetime | None = Field(None, description="default: 30 days from now")
+    valid_until: Instant | None = Field(None, description="default: 30 days from now")
     reason: str = Field("", max_length=300)
 
 
@@ -479,19 +484,39 @@ def create_purchase(request: HttpRequest, payload: PurchaseIn):
     Send an `Idempotency-Key` header so that a retried request returns the first purchase instead
     of recording (and rewarding) a second one."""
     business = require_write(request)
+    once = Once.of(request, endpoint="purchases.create", payload=payload.dict())
+    answer: dict = {}
 
-    def run():
+    def also(sale: Sale) -> list:
+        # The answer is built from the sale before it is written, and stored in the same write.
+        answer.update(status=201, body=as_json(_sale_out(sale.purchase, sale.accrual)))
+        return [once.record(201, answer["body"])] if once else []
+
+    try:
         sale = record_sale(
             business=business,
             idempotency_key=request_key(request, "api"),
+            also=also,
             **resolve_sale(business, payload),
         )
-        out = sale.purchase if sale.created else purchases_of(business).get(pk=sale.purchase.pk)
-        for name, value in accrual_body(sale.accrual).items():
-            setattr(out, name, value)
-        return (201 if sale.created else 200), SaleOut.from_orm(out)
+    except IntegrityError:
+        # The stored answer clashed without the purchase doing so first: answer as stored.
+        if once is None or (replayed := once.replay()) is None:
+            raise
+        return replayed
+    if sale.created:
+        return Response(answer["body"], status=201)
+    # A retry: the first answer, or a 409 for the same key with another body.
+    if once is not None and (replayed := once.replay()) is not None:
+        return replayed
+    out = purchases_of(business).get(pk=sale.purchase.pk)
+    return Response(as_json(_sale_out(out, sale.accrual)), status=200)
 
-    return idempotent(request, endpoint="purchases.create", payload=payload.dict(), run=run)
+
+def _sale_out(purchase: Purchase, accrual: Accrual) -> SaleOut:
+    for name, value in accrual_body(accrual).items():
+        setattr(purchase, name, value)
+    return SaleOut.from_orm(purchase)
 
 
 @router.post(
@@ -544,8 +569,8 @@ def customer_loyalty(request: HttpRequest, code: str):
 
 class LedgerFilters(Schema):
     program: str | None = Field(None, description="program code")
-    since: datetime | None = None
-    until: datetime | None = None
+    since: Instant | None = None
+    until: Instant | None = None
     cursor: str | None = None
     limit: int = Field(50, ge=1, le=200)
 

@@ -30,8 +30,9 @@ from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 
-from regulars.accounts.models import Location, Membership, insert_rows
+from regulars.accounts.models import Location, Membership
 from regulars.customers.models import Customer, TimelineEntry
+from regulars.lib.rows import Batch, columns, from_rows, insert_rows, read_all
 from regulars.loyalty import lots as lotbook
 from regulars.loyalty.errors import LoyaltyConflict, LoyaltyError
 from regulars.loyalty.models import (
@@ -47,13 +48,14 @@ from regulars.loyalty.models import (
     to_units,
 )
 from regulars.loyalty.programs.base import Bonus, PurchaseContext, TierChange
-from regulars.loyalty.programs.tiers import locked_statuses, tier_multiplier
+from regulars.loyalty.programs.tiers import status_query, statuses_from, tier_multiplier
 from regulars.loyalty.signals import purchase_accrued, reward_redeemed, tier_changed
 from regulars.sales.models import Purchase, PurchaseLine, Refund
 
 Kind = LedgerEntry.Kind
 
 _ACCOUNT_TABLE = Account._meta.db_table
+_ACCOUNT_COLUMNS = columns(Account)
 
 # How long the counter may undo its last action with `undo`.
 UNDO_WINDOW = timedelta(minutes=5)
@@ -171,21 +173,10 @@ def _lock_accounts(
 
 
 def _select_accounts(customer: Customer, program_ids: set[int]) -> dict[tuple[int, str], Account]:
-    """The customer's accounts in these programs, locked in primary-key order.
-
-    Plain SQL (`raw`), as `_post_all`: it runs on every sale.
-    """
+    """The customer's accounts in these programs, locked in primary-key order."""
     if not program_ids:
         return {}
-    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
-    sql = (
-        f"SELECT * FROM {_ACCOUNT_TABLE} WHERE customer_id = %s AND program_id IN "
-        f"({', '.join(['%s'] * len(program_ids))}) ORDER BY id{lock}"
-    )
-    return {
-        (a.program_id, a.unit): a
-        for a in Account.objects.raw(sql, [customer.pk, *sorted(program_ids)])
-    }
+    return _accounts_from(read_all([_accounts_query(customer.pk, program_ids)])[0])
 
 
 def _lock_by_pk(account_ids: Iterable[int]) -> dict[int, Account]:
@@ -219,14 +210,20 @@ def _post(account: Account, **fields) -> LedgerEntry:
     return _post_all([(account, fields)])[0]
 
 
-def _post_all(postings: list[tuple[Account, dict]]) -> list[LedgerEntry]:
+def _post_all(
+    postings: list[tuple[Account, dict]], batch: Batch | None = None
+) -> list[LedgerEntry]:
     """Append entries (one INSERT) and move each account's cached balance (one UPDATE).
 
-    The accounts must be locked by the caller.
+    The accounts must be locked by the caller. With a `batch` the writes are queued there (the
+    sale's one round trip) and the entries get their keys when it runs; without one they are
+    written now, together.
     """
+    if not postings:
+        return []
     # Plain INSERT and UPDATE: this runs on every sale, and compiling ORM queries cost more
     # than the database's work.
-    entries = insert_rows([_entry(account, **fields) for account, fields in postings])
+    entries = [_entry(account, **fields) for account, fields in postings]
     moves, resets = {}, []
     for (account, _fields), entry in zip(postings, entries, strict=True):
         account.balance += entry.amount
@@ -239,16 +236,23 @@ def _post_all(postings: list[tuple[Account, dict]]) -> list[LedgerEntry]:
         ):
             account.expired_through = None
             resets.append(account.pk)
+    now = batch is None
+    batch = batch or Batch()
+    batch.insert(entries)
     cases = " ".join(["WHEN %s THEN %s"] * len(moves))
     ids = ", ".join(["%s"] * len(moves))
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {_ACCOUNT_TABLE} SET balance = balance + CASE id {cases} END "
-            f"WHERE id IN ({ids})",
-            [x for move in moves.items() for x in move] + list(moves),
-        )
+    batch.execute(
+        f"UPDATE {_ACCOUNT_TABLE} SET balance = balance + CASE id {cases} END WHERE id IN ({ids})",
+        [x for move in moves.items() for x in move] + list(moves),
+    )
     if resets:
-        Account.objects.filter(pk__in=resets).update(expired_through=None)
+        batch.execute(
+            f"UPDATE {_ACCOUNT_TABLE} SET expired_through = NULL "
+            f"WHERE id IN ({', '.join(['%s'] * len(resets))})",
+            resets,
+        )
+    if now:
+        batch.run()
     return entries
 
 
@@ -264,6 +268,7 @@ def _entry(  # the one list of what an entry is made of; _post and _post_all pas
     location_id: int | None = None,
     reason: str | Promise = "",
     purchase_id: int | None = None,
+    purchase: Purchase | None = None,
     refund_id: int | None = None,
     reverses: LedgerEntry | None = None,
     lot: LedgerEntry | None = None,
@@ -283,7 +288,8 @@ def _entry(  # the one list of what an entry is made of; _post and _post_all pas
         staff_id=staff_id,
         location_id=location_id,
         reason=str(reason)[:300],
-        purchase_id=purchase_id,
+        # A purchase being recorded has no key yet: its object, for `Batch` to point at.
+        **({"purchase": purchase} if purchase is not None else {"purchase_id": purchase_id}),
         refund_id=refund_id,
         reverses=reverses,
         lot=lot,
@@ -377,7 +383,6 @@ def accrue_purchase(
     idempotency_key: str,
     staff=None,
     lines: list[PurchaseLine] | None = None,
-    just_recorded: bool = False,
 ) -> Accrual:
     """Run a recorded purchase through every running program of its business.
 
@@ -389,71 +394,129 @@ def accrue_purchase(
 
     Invariant: a purchase accrues at most once; a retry with the same key, or any key once the
     purchase has accrued, returns the first accrual with `created=False`. A purchase without a
-    customer earns nothing. `lines` are the purchase's lines when the caller has them at hand
-    (`record_purchase` hands them over), read otherwise. `just_recorded` says the caller wrote
-    the purchase in this same transaction: nothing else can have seen it, let alone accrued it,
-    so the look for an earlier accrual is skipped (`record_sale`, the hot path).
+    customer earns nothing. `lines` are the purchase's lines when the caller has them at hand,
+    read otherwise. A sale being recorded accrues with `accrue_new` instead, in its own batch.
     """
     key = _check_key(idempotency_key)
     if purchase.customer_id is None:
         return Accrual(purchase, created=False)
-    customer = purchase.customer
-    _same_business(purchase.business_id, customer=customer, staff=staff)
-    programs = running_programs(purchase.business_id)
+    _same_business(purchase.business_id, customer=purchase.customer, staff=staff)
     if lines is None:
         lines = list(purchase.lines.select_related("product"))
-    at = purchase.occurred_at
     try:
         with transaction.atomic():
-            accounts = _lock_accounts(
-                customer, [(p, p.rules.unit) for p in programs if p.rules.unit]
-            )
-            if not just_recorded and (found := _earlier_accrual(purchase, key)) is not None:
-                return found
-            # Tier rows are locked after the accounts, as every writer does.
-            statuses = locked_statuses(programs, customer.pk)
-            ctx = PurchaseContext(purchase, lines, tier_multiplier(programs, customer.pk, statuses))
-            accrual = Accrual(purchase)
-            postings = []
-            for program in programs:
-                for posting in program.rules.accrue(ctx):
-                    account = accounts[(program.pk, posting.unit)]
-                    account.program = program  # for the caller's "what was earned"
-                    postings.append(
-                        (
-                            account,
-                            dict(
-                                kind=Kind.EARN,
-                                amount=posting.amount,
-                                at=at,
-                                operation=key,
-                                key=f"{key}:{program.code}:{posting.unit}",
-                                staff_id=staff.pk if staff else purchase.cashier_id,
-                                location_id=purchase.location_id,
-                                reason=posting.reason,
-                                purchase_id=purchase.pk,
-                                **_lot_dates(program, at, pending=posting.pending),
-                            ),
-                        )
-                    )
-            if postings:
-                accrual.entries = _post_all(postings)
-            for program in programs:
-                if program.kind == Program.Kind.TIERS:
-                    change = program.rules.evaluate(
-                        customer_id=customer.pk, at=at, status=statuses.get(program.pk)
-                    )
-                    if change is not None:
-                        accrual.tier_changes.append(change)
-                        _on_commit(tier_changed.send, change=change)
-            if accrual.entries:
-                _on_commit(purchase_accrued.send, accrual=accrual)
+            batch = Batch()
+            accrual = _accrue(batch, purchase, lines, key=key, staff=staff, earlier=True)
+            batch.run()
             return accrual
     except IntegrityError:
         # A concurrent duplicate won the unique key; hand back what it wrote.
         if (found := _earlier_accrual(purchase, key)) is not None:
             return found
         raise
+
+
+def accrue_new(
+    batch: Batch, purchase: Purchase, lines: list[PurchaseLine], *, staff=None
+) -> Accrual:
+    """What a purchase being recorded earns, queued in the sale's `batch` after the purchase.
+
+    For `record_sale`, inside its transaction: the purchase is new there, so nothing else can
+    have accrued it and no earlier accrual is looked for. The key is `accrue:<purchase code>`,
+    as for every other accrual of a purchase.
+    """
+    if purchase.customer_id is None:
+        return Accrual(purchase, created=False)
+    _same_business(purchase.business_id, customer=purchase.customer, staff=staff)
+    return _accrue(
+        batch, purchase, lines, key=f"accrue:{purchase.code}", staff=staff, earlier=False
+    )
+
+
+def _accrue(
+    batch: Batch,
+    purchase: Purchase,
+    lines: list[PurchaseLine],
+    *,
+    key: str,
+    staff,
+    earlier: bool,
+) -> Accrual:
+    """The accrual, inside the caller's transaction: lock, decide, queue the writes in `batch`.
+
+    One round trip reads what the decision needs: the customer's accounts (locked), their tier
+    statuses and each tier's measure. A tier measured here does not hold the purchase yet (it
+    may not be written), so the purchase's own share is added (`TiersProgram.counted`). Tier
+    rows are locked only when a tier moves, after the accounts, as every writer does.
+    """
+    customer = purchase.customer
+    programs = running_programs(purchase.business_id)
+    at = purchase.occurred_at
+    tiers = [p for p in programs if p.kind == Program.Kind.TIERS]
+    units = sorted({(p.pk, p.rules.unit) for p in programs if p.rules.unit})
+    reads = [_accounts_query(customer.pk, {pk for pk, _unit in units})] if units else []
+    if tiers:
+        reads.append(status_query(tiers, customer.pk, lock=False))
+        reads.extend(p.rules.measure_query(customer.pk, at) for p in tiers)
+    results = read_all(reads)
+    accounts = _accounts_from(results.pop(0)) if units else {}
+    if any(pair not in accounts for pair in units):
+        accounts = _lock_accounts(customer, [(p, p.rules.unit) for p in programs if p.rules.unit])
+    statuses = statuses_from(results.pop(0)) if tiers else {}
+    measured = {p.pk: p.rules.measured(row) for p, row in zip(tiers, results, strict=True)}
+    if earlier and (found := _earlier_accrual(purchase, key)) is not None:
+        return found
+    ctx = PurchaseContext(purchase, lines, tier_multiplier(programs, customer.pk, statuses))
+    accrual = Accrual(purchase)
+    postings = []
+    for program in programs:
+        for posting in program.rules.accrue(ctx):
+            account = accounts[(program.pk, posting.unit)]
+            account.program = program  # for the caller's "what was earned"
+            postings.append(
+                (
+                    account,
+                    dict(
+                        kind=Kind.EARN,
+                        amount=posting.amount,
+                        at=at,
+                        operation=key,
+                        key=f"{key}:{program.code}:{posting.unit}",
+                        staff_id=staff.pk if staff else purchase.cashier_id,
+                        location_id=purchase.location_id,
+                        reason=posting.reason,
+                        purchase=purchase,
+                        **_lot_dates(program, at, pending=posting.pending),
+                    ),
+                )
+            )
+    accrual.entries = _post_all(postings, batch)
+    for program in tiers:
+        # Measured before this purchase was written (when it is new) or after (when not).
+        value = measured[program.pk] + (0 if earlier else program.rules.counted(purchase))
+        change = program.rules.evaluate(
+            customer_id=customer.pk, at=at, status=statuses.get(program.pk), value=value
+        )
+        if change is not None:
+            accrual.tier_changes.append(change)
+            _on_commit(tier_changed.send, change=change)
+    if accrual.entries:
+        _on_commit(purchase_accrued.send, accrual=accrual)
+    return accrual
+
+
+def _accounts_query(customer_id: int, program_ids: set[int]) -> tuple[str, list]:
+    """The customer's accounts in these programs, locked in primary-key order (plain SQL)."""
+    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    return (
+        f"SELECT {_ACCOUNT_COLUMNS} FROM {_ACCOUNT_TABLE} WHERE customer_id = %s AND program_id IN "
+        f"({', '.join(['%s'] * len(program_ids))}) ORDER BY id{lock}",
+        [customer_id, *sorted(program_ids)],
+    )
+
+
+def _accounts_from(rows: list[tuple]) -> dict[tuple[int, str], Account]:
+    return {(a.program_id, a.unit): a for a in from_rows(Account, rows)}
 
 
 # --- spending -----------------------------------------------------------------------------

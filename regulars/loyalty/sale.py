@@ -7,18 +7,18 @@ first accrual, and a crash between the two cannot leave a purchase that earned n
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.db.models import Model
 
-from regulars.accounts.models import Business, Location
-from regulars.customers.models import Customer
-from regulars.loyalty.ledger import Accrual, accrue_purchase, reverse_purchase
+from regulars.lib.rows import Batch
+from regulars.loyalty.ledger import Accrual, accrue_new, accrue_purchase, reverse_purchase
 from regulars.loyalty.models import LedgerEntry
 from regulars.sales.models import Purchase, Refund
-from regulars.sales.purchases import Line, record_purchase, refund_purchase
+from regulars.sales.purchases import earlier_purchase, new_purchase, refund_purchase
 
 
 @dataclass
@@ -36,41 +36,54 @@ class SaleRefund:
 
 
 def record_sale(
-    *,
-    business: Business,
-    customer: Customer | None,
-    idempotency_key: str,
-    lines: list[Line] | None = None,
-    amount: Decimal | None = None,
-    location: Location | None = None,
-    cashier=None,
-    occurred_at: datetime | None = None,
-    external_id: str = "",
+    *, idempotency_key: str, also: Callable[[Sale], list[Model]] | None = None, **purchase
 ) -> Sale:
     """Record a purchase and run it through the business's loyalty programs, atomically.
 
-    Invariant: one idempotency key, one purchase, one accrual — however often it is retried.
+    Takes `sales.purchases.new_purchase`'s keywords (business, customer, lines or amount,
+    location, cashier, occurred_at, external_id). Invariant: one idempotency key, one purchase,
+    one accrual — however often it is retried. A retry returns the first sale with
+    `created=False`.
+
+    The sale reads what it needs in one round trip (the customer's accounts, locked; tiers)
+    and writes everything in one more (`regulars.lib.rows.Batch`): purchase, lines, timeline,
+    ledger entries, balances. `also(sale)` may add rows of its own to that write, built from
+    the sale before it is written (the API's stored answer for its Idempotency-Key); they
+    commit with the sale or not at all.
     """
-    with transaction.atomic():
-        purchase, created = record_purchase(
-            business=business,
-            customer=customer,
-            lines=lines,
-            amount=amount,
-            location=location,
-            cashier=cashier,
-            occurred_at=occurred_at,
-            idempotency_key=idempotency_key,
-            external_id=external_id,
-        )
+    new = new_purchase(idempotency_key=idempotency_key, **purchase)
+    business, cashier = purchase["business"], purchase.get("cashier")
+    purchase = new.purchase
+    purchase.lines_written = new.lines
+    try:
+        with transaction.atomic():
+            batch = Batch()
+            new.add_to(batch)
+            accrual = accrue_new(batch, purchase, new.lines, staff=cashier)
+            sale = Sale(purchase=purchase, accrual=accrual, created=True)
+            if also is not None:
+                for rows in _by_model(also(sale)):
+                    batch.insert(rows)
+            batch.run()
+            new.written()
+    except IntegrityError:
+        # The key was used before (a retry), or by a concurrent retry that won the race: answer
+        # with that purchase and its accrual. Trying the INSERT first saves every sale a look-up.
+        found = earlier_purchase(business.pk, idempotency_key)
+        if found is None:
+            raise
         accrual = accrue_purchase(
-            purchase=purchase,
-            idempotency_key=f"accrue:{purchase.code}",
-            staff=cashier,
-            lines=getattr(purchase, "lines_written", None),
-            just_recorded=created,
+            purchase=found, idempotency_key=f"accrue:{found.code}", staff=cashier
         )
-    return Sale(purchase=purchase, accrual=accrual, created=created)
+        return Sale(purchase=found, accrual=accrual, created=False)
+    return sale
+
+
+def _by_model(rows: list[Model]) -> list[list[Model]]:
+    groups: dict[type, list[Model]] = {}
+    for row in rows:
+        groups.setdefault(type(row), []).append(row)
+    return list(groups.values())
 
 
 def refund_sale(

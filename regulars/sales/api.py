@@ -13,11 +13,12 @@ from decimal import Decimal
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema
 
-from regulars.accounts.api_support import ERRORS, business_of, paginate
+from regulars.accounts.api_support import ERRORS, Instant, business_of, paginate
 from regulars.accounts.models import Location
 from regulars.accounts.tenancy import get_for_business
 from regulars.customers.models import Customer
 from regulars.lib.errors import DomainError
+from regulars.lib.rows import columns, from_rows, read_all
 from regulars.sales.models import Purchase, products_by_sku
 from regulars.sales.purchases import Line
 
@@ -35,7 +36,7 @@ class LineIn(Schema):
 class PurchaseIn(Schema):
     customer: str | None = Field(None, description="customer code, or null for a guest sale")
     location: str | None = Field(None, description="location code")
-    occurred_at: datetime | None = None
+    occurred_at: Instant | None = None
     external_id: str = Field("", max_length=100)
     amount: Money | None = Field(None, ge=0, max_digits=10, decimal_places=2)
     lines: list[LineIn] = Field([], max_length=500)
@@ -96,18 +97,20 @@ def purchases_of(business):
     )
 
 
-_CUSTOMER_SQL = f"SELECT * FROM {Customer._meta.db_table} WHERE business_id = %s AND code = %s"
+_CUSTOMER_SQL = (
+    f"SELECT {columns(Customer)} FROM {Customer._meta.db_table} WHERE business_id = %s AND code = %s"
+)
 
 
 def resolve_purchase_input(business, payload: PurchaseIn) -> dict:
     """Turn codes and SKUs into objects of this business; unknown ones name their field."""
     customer = location = None
     if payload.customer:
-        # Plain SQL, like the other per-sale lookups: compiling the ORM query cost more than
-        # the database's answer. `code` is unique; the business scopes it to this tenant.
-        customer = next(
-            iter(Customer.objects.raw(_CUSTOMER_SQL, [business.pk, payload.customer])), None
-        )
+        # Plain SQL, like the other per-sale lookups: compiling the ORM query (or a raw query's
+        # model mapping) cost more than the database's answer. `code` is unique; the business
+        # scopes it to this tenant.
+        [found] = read_all([(_CUSTOMER_SQL, [business.pk, payload.customer])])
+        customer = from_rows(Customer, found)[0] if found else None
         if customer is None:
             raise DomainError("customer", "no such customer in this business", code="not_found")
     if payload.location:
@@ -139,8 +142,8 @@ def resolve_purchase_input(business, payload: PurchaseIn) -> dict:
 
 class PurchaseFilters(Schema):
     customer: str | None = None
-    since: datetime | None = None
-    until: datetime | None = None
+    since: Instant | None = None
+    until: Instant | None = None
     cursor: str | None = None
     limit: int = Field(50, ge=1, le=200)
 

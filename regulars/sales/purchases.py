@@ -9,10 +9,11 @@ from decimal import Decimal
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from regulars.accounts.models import Business, Location, insert_rows
+from regulars.accounts.models import Business, Location
 from regulars.customers.models import Customer, TimelineEntry
 from regulars.lib.errors import DomainError
 from regulars.lib.money import CENT, to_decimal
+from regulars.lib.rows import Batch
 from regulars.sales.models import Product, Purchase, PurchaseLine, Refund
 from regulars.sales.signals import purchase_recorded, purchase_refunded
 
@@ -29,7 +30,30 @@ class Line:
     product: Product | None = None
 
 
-def record_purchase(
+@dataclass
+class NewPurchase:
+    """A purchase and the rows that come with it, built and checked but not written yet."""
+
+    purchase: Purchase
+    lines: list[PurchaseLine]
+    timeline: TimelineEntry | None
+
+    def add_to(self, batch: Batch) -> None:
+        """Queue the rows in `batch`, the purchase first (its lines and timeline entry point at it)."""
+        batch.insert([self.purchase])
+        batch.insert(self.lines)
+        if self.timeline is not None:
+            batch.insert([self.timeline])
+
+    def written(self) -> Purchase:
+        """The purchase once the batch has run, carrying `lines_written`; announced on commit."""
+        purchase = self.purchase
+        purchase.lines_written = self.lines
+        transaction.on_commit(lambda: purchase_recorded.send(sender=Purchase, purchase=purchase))
+        return purchase
+
+
+def new_purchase(
     *,
     business: Business,
     customer: Customer | None,
@@ -40,13 +64,11 @@ def record_purchase(
     occurred_at: datetime | None = None,
     idempotency_key: str | None = None,
     external_id: str = "",
-) -> tuple[Purchase, bool]:
-    """Record a purchase from line items (or one plain amount). Returns (purchase, created).
+) -> NewPurchase:
+    """Check a purchase's input and build its rows (purchase, lines, timeline); nothing is written.
 
-    Invariant: a purchase's total is the sum of its lines; the same idempotency key returns the
-    first purchase and writes nothing (the purchase's unique key refuses the second INSERT). A purchase this call created carries `lines_written`,
-    the lines it wrote (with their products), so a caller that reads them next (loyalty's
-    accrual, the API's answer) needs no query for them.
+    Bad input raises SaleError naming the field. A purchase's total is the sum of its lines;
+    amounts are in cents, as the database keeps them, so the objects say what it will say.
     """
     if customer is not None and customer.business_id != business.pk:
         raise SaleError("customer", "belongs to another business")
@@ -63,60 +85,71 @@ def record_purchase(
             raise SaleError(f"lines[{i}].unit_price", "must not be negative")
         if line.product is not None and line.product.business_id != business.pk:
             raise SaleError(f"lines[{i}].product", "belongs to another business")
-    # Amounts in cents, as the database keeps them, so the objects returned say what it says.
     lines = [replace(line, unit_price=line.unit_price.quantize(CENT)) for line in lines]
     total = sum((line.unit_price * line.quantity for line in lines), Decimal("0.00"))
     when = occurred_at or timezone.now()
+    purchase = Purchase(
+        business=business,
+        customer=customer,
+        location=location,
+        cashier=cashier,
+        occurred_at=when,
+        total=total,
+        refunded=Decimal("0.00"),
+        idempotency_key=idempotency_key or None,
+        external_id=external_id,
+    )
+    rows = [
+        PurchaseLine(
+            purchase=purchase,
+            product=line.product,
+            name=line.name or (line.product.name if line.product else ""),
+            quantity=line.quantity,
+            unit_price=line.unit_price,
+            amount=line.unit_price * line.quantity,
+        )
+        for line in lines
+    ]
+    timeline = None
+    if customer is not None:
+        timeline = TimelineEntry(
+            business=business,
+            customer=customer,
+            kind=TimelineEntry.Kind.PURCHASE,
+            at=when,
+            data={"purchase": purchase.code, "total": str(total)},
+            staff=cashier,
+            location=location,
+        )
+    return NewPurchase(purchase, rows, timeline)
+
+
+def earlier_purchase(business_id: int, idempotency_key: str | None) -> Purchase | None:
+    """The purchase recorded before under this key, if any."""
+    if not idempotency_key:
+        return None
+    return Purchase.objects.filter(business_id=business_id, idempotency_key=idempotency_key).first()
+
+
+def record_purchase(**kwargs) -> tuple[Purchase, bool]:
+    """Record a purchase from line items (or one plain amount). Returns (purchase, created).
+
+    Takes `new_purchase`'s keywords. Invariant: the same idempotency key returns the first
+    purchase and writes nothing (the purchase's unique key refuses the second INSERT). A
+    purchase this call created carries `lines_written`, the lines it wrote (with their
+    products), so a caller that reads them next needs no query for them.
+    """
+    new = new_purchase(**kwargs)
     try:
         with transaction.atomic():
-            # insert_rows: plain INSERTs, without compiling ORM queries (the hot path).
-            purchase = Purchase(
-                business=business,
-                customer=customer,
-                location=location,
-                cashier=cashier,
-                occurred_at=when,
-                total=total,
-                refunded=Decimal("0.00"),
-                idempotency_key=idempotency_key or None,
-                external_id=external_id,
-            )
-            insert_rows([purchase])
-            purchase.lines_written = insert_rows(
-                [
-                    PurchaseLine(
-                        purchase=purchase,
-                        product=line.product,
-                        name=line.name or (line.product.name if line.product else ""),
-                        quantity=line.quantity,
-                        unit_price=line.unit_price,
-                        amount=line.unit_price * line.quantity,
-                    )
-                    for line in lines
-                ]
-            )
-            if customer is not None:
-                entry = TimelineEntry(
-                    business=business,
-                    customer=customer,
-                    kind=TimelineEntry.Kind.PURCHASE,
-                    at=when,
-                    data={"purchase": purchase.code, "total": str(total)},
-                    staff=cashier,
-                    location=location,
-                )
-                insert_rows([entry])
-            transaction.on_commit(
-                lambda: purchase_recorded.send(sender=Purchase, purchase=purchase)
-            )
+            batch = Batch()
+            new.add_to(batch)
+            batch.run()
+            purchase = new.written()
     except IntegrityError:
         # The key was used before (a retry), or by a concurrent retry that won the race: return
         # that purchase. Trying the INSERT first saves the hot path a look-up per sale.
-        if idempotency_key and (
-            found := Purchase.objects.filter(
-                business=business, idempotency_key=idempotency_key
-            ).first()
-        ):
+        if found := earlier_purchase(new.purchase.business_id, new.purchase.idempotency_key):
             return found, False
         raise
     return purchase, True

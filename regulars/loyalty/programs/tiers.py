@@ -27,6 +27,7 @@ from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
 from regulars.accounts.models import Business
+from regulars.lib.rows import columns, from_rows
 from regulars.loyalty.models import Program, TierStatus
 from regulars.loyalty.programs import register
 from regulars.loyalty.programs.base import (
@@ -134,10 +135,18 @@ class TiersProgram(ProgramKind):
     # --- measuring and moving -------------------------------------------------------------
 
     def measure(self, customer_id: int, at: datetime) -> Decimal:
-        """Spend (net of refunds) or visits in the rolling window ending at `at`.
+        """Spend (net of refunds) or visits in the rolling window ending at `at`."""
+        sql, params = self.measure_query(customer_id, at)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            [row] = cursor.fetchall()
+        return self.measured(row)
 
-        Plain SQL: every sale measures. Spend is summed in whole cents, so no backend (SQLite
-        keeps decimals as floating point) ever adds money as floats.
+    def measure_query(self, customer_id: int, at: datetime) -> tuple[str, list]:
+        """`measure` as one plain SELECT, for a caller that sends it with other reads.
+
+        Every sale measures. Spend is summed in whole cents, so no backend (SQLite keeps
+        decimals as floating point) ever adds money as floats.
         """
         what = (
             "COUNT(*)"
@@ -145,36 +154,52 @@ class TiersProgram(ProgramKind):
             else "COALESCE(SUM(CAST(ROUND((total - refunded) * 100) AS BIGINT)), 0)"
         )
         adapt = connection.ops.adapt_datetimefield_value
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT {what} FROM {Purchase._meta.db_table} WHERE business_id = %s "
-                "AND customer_id = %s AND occurred_at > %s AND occurred_at <= %s"
-                + (" AND total > refunded" if self.config.basis == "visits" else ""),
-                [
-                    self.program.business_id,
-                    customer_id,
-                    adapt(at - timedelta(days=self.config.window_days)),
-                    adapt(at),
-                ],
-            )
-            [(value,)] = cursor.fetchall()
+        return (
+            f"SELECT {what} FROM {Purchase._meta.db_table} WHERE business_id = %s "
+            "AND customer_id = %s AND occurred_at > %s AND occurred_at <= %s"
+            + (" AND total > refunded" if self.config.basis == "visits" else ""),
+            [
+                self.program.business_id,
+                customer_id,
+                adapt(at - timedelta(days=self.config.window_days)),
+                adapt(at),
+            ],
+        )
+
+    def measured(self, rows: list[tuple] | tuple) -> Decimal:
+        """The value of `measure_query`'s answer (its rows, or its one row)."""
+        [(value,)] = rows if isinstance(rows, list) else [rows]
         return Decimal(value) if self.config.basis == "visits" else Decimal(value).scaleb(-2)
 
+    def counted(self, purchase: Purchase) -> Decimal:
+        """What a purchase not yet written adds to its own time's measure: as `measure` would
+        count it once written (a new purchase has no refunds)."""
+        net = purchase.total - purchase.refunded
+        if self.config.basis == "visits":
+            return Decimal(1 if net > 0 else 0)
+        return net.quantize(Decimal("0.01"))
+
     def evaluate(
-        self, *, customer_id: int, at: datetime, status: TierStatus | None | object = UNREAD
+        self,
+        *,
+        customer_id: int,
+        at: datetime,
+        status: TierStatus | None | object = UNREAD,
+        value: Decimal | None = None,
     ) -> TierChange | None:
         """Measure the customer and move their tier: up at once, down only at period end.
 
-        Call inside a transaction: the TierStatus row is locked so two purchases at once
-        cannot both decide from a stale tier. A caller that has already locked it (or found
-        there is none) passes it as `status`.
+        Call inside a transaction. `value` is the measure when the caller has it; `status` the
+        customer's TierStatus (or None: there is none) when the caller has read it. A status
+        that must change is locked (and read again) first, so two purchases at once cannot both
+        decide from a stale tier; a status that stays as it is is not locked at all.
         """
-        value = self.measure(customer_id, at)
+        value = self.measure(customer_id, at) if value is None else value
+        if status is UNREAD or self._moves(status, value, at):
+            status = locked_statuses([self.program], customer_id).get(self.program.pk)
         reached = self.reached(value)
         new = reached.key if reached else ""
         period = timedelta(days=self.config.period_days)
-        if status is UNREAD:
-            status = locked_statuses([self.program], customer_id).get(self.program.pk)
         if status is None:
             if reached is None:
                 return None
@@ -190,7 +215,7 @@ class TiersProgram(ProgramKind):
                     )
             except IntegrityError:
                 # A concurrent purchase created it first; decide again against its row.
-                return self.evaluate(customer_id=customer_id, at=at)
+                return self.evaluate(customer_id=customer_id, at=at, value=value)
             return self._change(customer_id, "", new, at)
         old = status.tier
         if self.rank(new) > self.rank(old) or (
@@ -204,6 +229,14 @@ class TiersProgram(ProgramKind):
             status.period_ends_at = at + period
             status.save(update_fields=["period_ends_at", "updated_at"])
         return None
+
+    def _moves(self, status: TierStatus | None, value: Decimal, at: datetime) -> bool:
+        """Whether `evaluate` would write anything for this status (read without a lock)."""
+        reached = self.reached(value)
+        if status is None:
+            return reached is not None
+        new = reached.key if reached else ""
+        return self.rank(new) > self.rank(status.tier) or at >= status.period_ends_at
 
     def _change(self, customer_id: int, old: str, new: str, at: datetime) -> TierChange:
         return TierChange(
@@ -229,18 +262,33 @@ class TiersProgram(ProgramKind):
         }
 
 
+def status_query(programs: list[Program], customer_id: int, *, lock: bool) -> tuple[str, list]:
+    """The customer's TierStatus rows in these tiers programs (plain SQL), locked or not."""
+    tiered = [p.pk for p in programs if p.kind == Program.Kind.TIERS]
+    lock_sql = " FOR UPDATE" if lock and connection.features.has_select_for_update else ""
+    return (
+        f"SELECT {_STATUS_COLUMNS} FROM {TierStatus._meta.db_table} WHERE customer_id = %s "
+        f"AND program_id IN ({', '.join(['%s'] * len(tiered))}) ORDER BY id{lock_sql}",
+        [customer_id, *tiered],
+    )
+
+
+def statuses_from(rows: list[tuple]) -> dict[int, TierStatus]:
+    """`status_query`'s rows as TierStatus objects, by program pk."""
+    return {s.program_id: s for s in from_rows(TierStatus, rows)}
+
+
 def locked_statuses(programs: list[Program], customer_id: int) -> dict[int, TierStatus]:
     """The customer's TierStatus rows in these tiers programs, locked, by program pk."""
-    tiered = [p.pk for p in programs if p.kind == Program.Kind.TIERS]
-    if not tiered:
+    if not any(p.kind == Program.Kind.TIERS for p in programs):
         return {}
-    # Plain SQL (`raw`): it runs on every sale, and compiling the ORM query cost more than it.
-    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
-    sql = (
-        f"SELECT * FROM {TierStatus._meta.db_table} WHERE customer_id = %s AND program_id IN "
-        f"({', '.join(['%s'] * len(tiered))}) ORDER BY id{lock}"
-    )
-    return {s.program_id: s for s in TierStatus.objects.raw(sql, [customer_id, *tiered])}
+    sql, params = status_query(programs, customer_id, lock=True)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return statuses_from(cursor.fetchall())
+
+
+_STATUS_COLUMNS = columns(TierStatus)
 
 
 def tier_multiplier(
@@ -249,7 +297,7 @@ def tier_multiplier(
     """The best multiplier among the tiers the customer holds in the running tiers programs.
 
     Several tiers programs at once are rare; the best one wins, they never multiply together.
-    `statuses` (from `locked_statuses`) saves reading them again.
+    `statuses` (from `status_query`) saves reading them again.
     """
     tiered = {p.pk: p for p in programs if p.kind == Program.Kind.TIERS}
     if not tiered:

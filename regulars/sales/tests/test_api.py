@@ -1,8 +1,10 @@
 """REST API: keys, one error shape, idempotent writes, cursors, and isolation between businesses."""
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
 from regulars.accounts.apikeys import revoke
 from regulars.sales.models import Purchase
@@ -174,3 +176,16 @@ def test_a_product_renamed_by_another_process_is_seen_once_the_cache_expires(
     later = ttlcache.time.monotonic() + models.PRODUCTS_TTL_S + 1
     monkeypatch.setattr(ttlcache.time, "monotonic", lambda: later)
     assert caller.post("/purchases", sale).json()["lines"][0]["name"] == "Renamed"
+
+
+def test_a_time_with_any_offset_filters_purchases_in_utc(alice_cafe, api, make):
+    """PostgreSQL takes offsets up to ±15:59 only; the API turns every instant into UTC first."""
+    dora = make.customer(alice_cafe)
+    make.purchase(alice_cafe, dora, amount="5", days_ago=2)
+    recent = make.purchase(alice_cafe, dora, amount="6", days_ago=0)
+    since = (timezone.now() - timedelta(days=1)).astimezone(timezone.get_fixed_timezone(23 * 60 + 45))
+    answer = api(alice_cafe, "read").get("/purchases", {"since": since.isoformat()})
+    assert answer.status_code == 200, answer.content
+    assert [p["code"] for p in answer.json()["items"]] == [recent.code]
+    far = api(alice_cafe, "read").get("/purchases", {"until": "0001-01-01T00:00:00+05:00"})
+    assert far.status_code == 422 and "until" in far.content.decode()

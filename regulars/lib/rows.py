@@ -1,0 +1,292 @@
+"""Lean writes and reads for the sale path: plain SQL, and on PostgreSQL one round trip for many.
+
+A purchase over the API costs a handful of statements. On a small machine each round trip to
+the database costs more (a send, a wait, the driver's and Django's bookkeeping) than the
+database's own work for it, so the sale path sends its statements together:
+
+- `insert_rows(objs)`: one INSERT … RETURNING for several new rows of one model, without
+  compiling an ORM query.
+- `read_all([(sql, params), …])`: several SELECTs; their rows, statement by statement.
+- `Batch`: INSERTs (rows may point at rows inserted before them in the same batch) and plain
+  statements, written in order by `run()`.
+
+On PostgreSQL `read_all` and `Batch.run` send their statements as one query string (psycopg's
+client-side binding, Django's default, sends it with the simple query protocol) and read the
+results with `nextset()`; a row that points at a row inserted earlier in the batch gets that
+row's id from `currval()` of its table's sequence. Elsewhere (SQLite, or PostgreSQL with
+`server_side_binding`) the statements run one by one, with the same results. Either way the
+caller's transaction makes them atomic: a failing statement fails the whole call.
+"""
+
+from __future__ import annotations
+
+from django.db import connections, models, router
+
+_INSERT_SQL: dict[tuple[type[models.Model], str, int, bool], str] = {}
+_SEQUENCES: dict[tuple[str, str], str] = {}
+
+
+def _fields(meta) -> list:
+    return [f for f in meta.concrete_fields if f is not meta.pk]
+
+
+def _connection(model: type[models.Model]):
+    return connections[router.db_for_write(model)]
+
+
+def insert_rows[M: models.Model](objs: list[M], *, ignore_conflicts: bool = False) -> list[M]:
+    """INSERT new instances of one model in one statement and set their primary keys.
+
+    What `bulk_create` does (field defaults, `auto_now_add`, no signals, no `save()`), without
+    compiling an ORM query each time: on the purchase path that compiling cost more than the
+    database's work. The statement's text is built once per model and row count. With
+    `ignore_conflicts` rows that clash with a unique constraint are skipped (ON CONFLICT DO
+    NOTHING) and no primary key is set: read the rows back.
+    """
+    if not objs:
+        return objs
+    model = type(objs[0])
+    meta = model._meta
+    connection = _connection(model)
+    fields = _fields(meta)
+    sql = _INSERT_SQL.get((model, connection.alias, len(objs), ignore_conflicts))
+    if sql is None:
+        quote = connection.ops.quote_name
+        row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+        sql = _INSERT_SQL[(model, connection.alias, len(objs), ignore_conflicts)] = (
+            f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
+            f"VALUES {', '.join([row] * len(objs))} "
+            + (
+                "ON CONFLICT DO NOTHING"
+                if ignore_conflicts
+                else f"RETURNING {quote(meta.pk.column)}"
+            )
+        )
+    params = []
+    for obj in objs:
+        if obj.pk is not None:
+            raise ValueError("insert_rows: only new rows without a primary key")
+        _point_at_saved(obj, meta)
+        params.extend(f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        if ignore_conflicts:
+            return objs
+        _set_pks(objs, [row[0] for row in cursor.fetchall()], connection.alias)
+    return objs
+
+
+def _point_at_saved(obj: models.Model, meta) -> None:
+    """Copy the primary key of a related object saved since it was assigned (as `save()` does)."""
+    for field in meta.concrete_fields:
+        if field.is_relation and getattr(obj, field.attname) is None:
+            related = field.get_cached_value(obj, None)
+            if related is not None and related.pk is not None:
+                setattr(obj, field.attname, related.pk)
+
+
+def _set_pks(objs: list[models.Model], ids: list, alias: str) -> None:
+    for obj, pk in zip(objs, ids, strict=True):
+        obj.pk = pk
+        obj._state.adding = False
+        obj._state.db = alias
+
+
+def _joins_statements(connection) -> bool:
+    """Whether statements can travel as one query string: PostgreSQL with client-side binding."""
+    return connection.vendor == "postgresql" and not _server_side(connection)
+
+
+def _pipelines(connection) -> bool:
+    """Whether statements can travel in one pipeline: PostgreSQL with server-side binding."""
+    return connection.vendor == "postgresql" and _server_side(connection)
+
+
+def _server_side(connection) -> bool:
+    return connection.settings_dict.get("OPTIONS", {}).get("server_side_binding") is True
+
+
+def _pipeline(connection, statements: list[tuple[str, list]]) -> list:
+    """Send the statements in one psycopg pipeline (one round trip; each statement prepared
+    once it has been seen `prepare_threshold` times) and return their cursors, results read.
+
+    Errors come out as Django's database errors, as from any Django cursor.
+    """
+    connection.ensure_connection()
+    raw = connection.connection
+    cursors = []
+    with connection.wrap_database_errors:
+        with raw.pipeline():
+            for sql, params in statements:
+                cursor = raw.cursor()
+                cursor.execute(sql, params)
+                cursors.append(cursor)
+    return cursors
+
+
+def read_all(statements: list[tuple[str, list]], *, using: str = "default") -> list[list[tuple]]:
+    """Run SELECTs (in the caller's transaction) and return each one's rows, in order."""
+    connection = connections[using]
+    results: list[list[tuple]] = []
+    if _pipelines(connection) and len(statements) > 1:
+        return [cursor.fetchall() for cursor in _pipeline(connection, statements)]
+    with connection.cursor() as cursor:
+        if _joins_statements(connection) and len(statements) > 1:
+            cursor.execute("; ".join(sql for sql, _params in statements),
+                           [p for _sql, params in statements for p in params])  # fmt: skip
+            results.append(cursor.fetchall())
+            while cursor.nextset():
+                results.append(cursor.fetchall())
+        else:
+            for sql, params in statements:
+                cursor.execute(sql, params)
+                results.append(cursor.fetchall())
+    return results
+
+
+class Batch:
+    """Writes collected, then sent by `run()`: INSERTs of new rows and plain statements, in order.
+
+    A row may point (a foreign key, assigned as an object) at a row inserted earlier in the same
+    batch; that row must have been inserted alone, and its table not again after it. Call
+    `run()` inside a transaction.
+    """
+
+    def __init__(self, using: str = "default") -> None:
+        self.using = using
+        self._steps: list[tuple[str, object, list]] = []
+
+    def insert(self, objs: list[models.Model]) -> None:
+        if objs:
+            self._steps.append(("insert", objs, []))
+
+    def execute(self, sql: str, params: list) -> None:
+        self._steps.append(("sql", sql, params))
+
+    def run(self) -> None:
+        connection = connections[self.using]
+        if _pipelines(connection) and len(self._steps) > 1:
+            statements, pending = self._statements(connection)
+            cursors = _pipeline(connection, statements)
+            for (kind, what, _params), cursor in zip(self._steps, cursors, strict=True):
+                if kind == "insert":
+                    _set_pks(what, [row[0] for row in cursor.fetchall()], connection.alias)
+            for obj, attname, related in pending:
+                setattr(obj, attname, related.pk)
+            self._steps = []
+            return
+        if not _joins_statements(connection) or len(self._steps) < 2:
+            for kind, what, params in self._steps:
+                if kind == "insert":
+                    insert_rows(what)
+                else:
+                    with connection.cursor() as cursor:
+                        cursor.execute(what, params)
+            self._steps = []
+            return
+        statements, pending = self._statements(connection)
+        sql = "; ".join(sql for sql, _params in statements)
+        params = [p for _sql, step_params in statements for p in step_params]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            for n, (kind, what, _params) in enumerate(self._steps):
+                if n and not cursor.nextset():
+                    raise RuntimeError("Batch.run: fewer results than statements")
+                if kind == "insert":
+                    _set_pks(what, [row[0] for row in cursor.fetchall()], connection.alias)
+        for obj, attname, related in pending:
+            setattr(obj, attname, related.pk)
+        self._steps = []
+
+    def _statements(self, connection) -> tuple[list[tuple[str, list]], list]:
+        """The statements with their parameters, and the foreign keys to fill in afterwards."""
+        quote = connection.ops.quote_name
+        inserted: dict[int, str] = {}  # id() of a row inserted alone → its table's currval()
+        statements: list[tuple[str, list]] = []
+        pending: list[tuple[models.Model, str, models.Model]] = []
+        for kind, what, step_params in self._steps:
+            if kind == "sql":
+                statements.append((what, step_params))
+                continue
+            meta = what[0]._meta
+            fields = _fields(meta)
+            rows, params = [], []
+            for obj in what:
+                if obj.pk is not None:
+                    raise ValueError("Batch.insert: only new rows without a primary key")
+                _point_at_saved(obj, meta)
+                marks = []
+                for f in fields:
+                    related = (
+                        f.get_cached_value(obj, None)
+                        if f.is_relation and getattr(obj, f.attname) is None
+                        else None
+                    )
+                    if related is not None and id(related) in inserted:
+                        marks.append(inserted[id(related)])
+                        pending.append((obj, f.attname, related))
+                    else:
+                        marks.append("%s")
+                        params.append(f.get_db_prep_save(f.pre_save(obj, True), connection))
+                rows.append("(" + ", ".join(marks) + ")")
+            table = meta.db_table
+            # A later row of the same table would move its currval(): forget the earlier ones.
+            for key in [k for k, v in inserted.items() if v == _currval(connection, meta)]:
+                del inserted[key]
+            if len(what) == 1:
+                inserted[id(what[0])] = _currval(connection, meta)
+            statements.append(
+                (
+                    f"INSERT INTO {quote(table)} ({', '.join(quote(f.column) for f in fields)}) "
+                    f"VALUES {', '.join(rows)} RETURNING {quote(meta.pk.column)}",
+                    params,
+                )
+            )
+        return statements, pending
+
+
+def _currval(connection, meta) -> str:
+    """`currval(…)` of the sequence behind the table's primary key, looked up once."""
+    key = (connection.alias, meta.db_table)
+    if key not in _SEQUENCES:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_get_serial_sequence(%s, %s)", [meta.db_table, meta.pk.column])
+            [(sequence,)] = cursor.fetchall()
+        _SEQUENCES[key] = f"currval('{sequence}')"
+    return _SEQUENCES[key]
+
+
+_CONVERTERS: dict[tuple[type[models.Model], str], list] = {}
+
+
+def columns(model: type[models.Model]) -> str:
+    """The SELECT list that `from_rows` reads: every concrete column, in field order."""
+    return ", ".join(f.column for f in model._meta.concrete_fields)
+
+
+def from_rows[M: models.Model](
+    model: type[M], rows: list[tuple], *, using: str = "default"
+) -> list[M]:
+    """Instances from plain rows of `SELECT columns(model) …`, converted as the ORM would
+    (SQLite's dates and decimals, JSON, …)."""
+    connection = connections[using]
+    meta = model._meta
+    converters = _CONVERTERS.get((model, using))
+    if converters is None:
+        converters = _CONVERTERS[(model, using)] = [
+            (i, col, found)
+            for i, f in enumerate(meta.concrete_fields)
+            if (col := f.get_col(meta.db_table))
+            and (found := connection.ops.get_db_converters(col) + f.get_db_converters(connection))
+        ]
+    attnames = [f.attname for f in meta.concrete_fields]
+    objs = []
+    for row in rows:
+        values = list(row)
+        for i, col, found in converters:
+            value = values[i]
+            for convert in found:
+                value = convert(value, col, connection)
+            values[i] = value
+        objs.append(model.from_db(using, attnames, values))
+    return objs
