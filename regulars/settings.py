@@ -75,7 +75,13 @@ TEMPLATES = [
     }
 ]
 
-DATABASES = {"default": database_from_env(env.str("DATABASE_URL", default=""), VAR_DIR)}
+DATABASES = {
+    "default": database_from_env(
+        env.str("DATABASE_URL", default=""),
+        VAR_DIR,
+        prepared=env.bool("DATABASE_PREPARED", default=True),
+    )
+}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
