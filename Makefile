@@ -26,8 +26,11 @@ $(BIN)/uv:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q uv
 
+# --compile-bytecode: the packages' .pyc files are written once here, so no process (a web
+# worker, a test's subprocess) compiles Django or SciPy again where PYTHONDONTWRITEBYTECODE is
+# set, as it is on these machines.
 $(VENV)/.installed: requirements.lock pyproject.toml | $(BIN)/uv
-	$(BIN)/uv pip sync -q --python $(BIN)/python requirements.lock
+	$(BIN)/uv pip sync -q --compile-bytecode --python $(BIN)/python requirements.lock
 	$(BIN)/uv pip install -q --python $(BIN)/python --no-deps -e .
 	touch $@
 

@@ -1,7 +1,7 @@
 """The `regulars` command: Django's management commands, with one-line errors instead of tracebacks.
 
 regulars demo            load the demo café and serve it
-regulars serve           serve with gunicorn on 127.0.0.1:8000
+regulars serve           serve with granian on 127.0.0.1:8000
 regulars createbusiness  create a business and its owner
 regulars <django cmd>    migrate, createsuperuser, db_worker, shell, …
 """

@@ -64,7 +64,7 @@ class WebhookEndpoint(BusinessOwned):
 # (regulars.lib.ttlcache). Only a "no" saves a query: when the answer is yes, `emit` still reads
 # the endpoints themselves, so one switched off or deleted anywhere gets nothing more. An
 # endpoint created, or switched on, in this process gets the very next event; one created in
-# another process (another gunicorn worker) starts receiving events within the TTL.
+# another process (another web worker) starts receiving events within the TTL.
 
 LISTENING_TTL_S = 5.0
 listening = BusinessCache[bool](LISTENING_TTL_S)

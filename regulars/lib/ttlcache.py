@@ -3,7 +3,7 @@
 Used for the hot path's reads (running programs, products, webhook endpoints). A value is
 kept for at most `ttl` seconds; a change made in this process calls `forget` (from a
 post_save/post_delete receiver, and again on commit), so the next read sees it at once, while a
-change made by another process (another gunicorn worker) is seen within the TTL. Every `forget`
+change made by another process (another web worker) is seen within the TTL. Every `forget`
 moves a generation counter, so a read racing an invalidation does not store stale rows. Cached
 values are shared between threads: treat them as read-only.
 """

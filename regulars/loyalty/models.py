@@ -158,7 +158,7 @@ class Program(BusinessOwned):
 # Every sale runs through its business's programs; reading and parsing them on each sale was a
 # good part of its cost. Each process keeps them for at most PROGRAMS_TTL_S seconds. A program
 # saved or deleted in this process is seen at once (the entry is dropped on save and again on
-# commit); one saved by another process (another gunicorn worker) is seen within the TTL. The
+# commit); one saved by another process (another web worker) is seen within the TTL. The
 # cached instances are shared between threads: treat them as read-only.
 
 PROGRAMS_TTL_S = 5.0
