@@ -8,14 +8,16 @@ database's own work for it, so the sale path sends its statements together:
   compiling an ORM query.
 - `read_all([(sql, params), …])`: several SELECTs; their rows, statement by statement.
 - `Batch`: INSERTs (rows may point at rows inserted before them in the same batch) and plain
-  statements, written in order by `run()`.
+  statements (UPDATEs), written by `run()`.
 
-On PostgreSQL `read_all` and `Batch.run` send their statements as one query string (psycopg's
-client-side binding, Django's default, sends it with the simple query protocol) and read the
-results with `nextset()`; a row that points at a row inserted earlier in the batch gets that
-row's id from `currval()` of its table's sequence. Elsewhere (SQLite, or PostgreSQL with
-`server_side_binding`) the statements run one by one, with the same results. Either way the
-caller's transaction makes them atomic: a failing statement fails the whole call.
+On PostgreSQL `Batch.run` writes everything in one statement of data-modifying WITH queries (a
+row pointing at a row inserted before it takes that row's id from its WITH query), and
+`read_all` sends its SELECTs in one psycopg pipeline (with DATABASE_PREPARED, server-side
+binding) or as one query string (client-side binding, read back with `nextset()`). Elsewhere
+the statements run one by one, in order, with the same results. Either way the caller's
+transaction makes them atomic: a failing statement fails the whole call. The steps of a batch
+must not depend on each other's effects but through those ids, and must not update one row
+twice: PostgreSQL runs them as one statement, on one snapshot.
 """
 
 from __future__ import annotations
@@ -23,7 +25,6 @@ from __future__ import annotations
 from django.db import connections, models, router
 
 _INSERT_SQL: dict[tuple[type[models.Model], str, int, bool], str] = {}
-_SEQUENCES: dict[tuple[str, str], str] = {}
 
 
 def _fields(meta) -> list:
@@ -145,11 +146,10 @@ def read_all(statements: list[tuple[str, list]], *, using: str = "default") -> l
 
 
 class Batch:
-    """Writes collected, then sent by `run()`: INSERTs of new rows and plain statements, in order.
+    """Writes collected, then sent by `run()`: INSERTs of new rows and plain statements.
 
     A row may point (a foreign key, assigned as an object) at a row inserted earlier in the same
-    batch; that row must have been inserted alone, and its table not again after it. Call
-    `run()` inside a transaction.
+    batch, inserted alone. Call `run()` inside a transaction.
     """
 
     def __init__(self, using: str = "default") -> None:
@@ -165,17 +165,7 @@ class Batch:
 
     def run(self) -> None:
         connection = connections[self.using]
-        if _pipelines(connection) and len(self._steps) > 1:
-            statements, pending = self._statements(connection)
-            cursors = _pipeline(connection, statements)
-            for (kind, what, _params), cursor in zip(self._steps, cursors, strict=True):
-                if kind == "insert":
-                    _set_pks(what, [row[0] for row in cursor.fetchall()], connection.alias)
-            for obj, attname, related in pending:
-                setattr(obj, attname, related.pk)
-            self._steps = []
-            return
-        if not _joins_statements(connection) or len(self._steps) < 2:
+        if connection.vendor != "postgresql" or len(self._steps) < 2:
             for kind, what, params in self._steps:
                 if kind == "insert":
                     insert_rows(what)
@@ -184,33 +174,43 @@ class Batch:
                         cursor.execute(what, params)
             self._steps = []
             return
-        statements, pending = self._statements(connection)
-        sql = "; ".join(sql for sql, _params in statements)
-        params = [p for _sql, step_params in statements for p in step_params]
+        sql, params, pending = self._as_one_statement(connection)
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
-            for n, (kind, what, _params) in enumerate(self._steps):
-                if n and not cursor.nextset():
-                    raise RuntimeError("Batch.run: fewer results than statements")
-                if kind == "insert":
-                    _set_pks(what, [row[0] for row in cursor.fetchall()], connection.alias)
+            rows = cursor.fetchall()
+        ids: dict[int, list] = {}
+        for step, pk in rows:
+            ids.setdefault(step, []).append(pk)
+        for n, (kind, what, _params) in enumerate(self._steps):
+            if kind == "insert":
+                _set_pks(what, ids.get(n, []), connection.alias)
         for obj, attname, related in pending:
             setattr(obj, attname, related.pk)
         self._steps = []
 
-    def _statements(self, connection) -> tuple[list[tuple[str, list]], list]:
-        """The statements with their parameters, and the foreign keys to fill in afterwards."""
+    def _as_one_statement(self, connection) -> tuple[str, list, list]:
+        """PostgreSQL: every step as a data-modifying WITH query of one statement, which
+        answers (step, id) for each inserted row, in order. A row pointing at a row inserted
+        earlier takes its id from that step (`(SELECT id FROM w0)`). One statement: one round
+        trip, and with DATABASE_PREPARED one prepared statement per shape of sale.
+
+        The foreign keys to fill in afterwards come back too.
+        """
         quote = connection.ops.quote_name
-        inserted: dict[int, str] = {}  # id() of a row inserted alone → its table's currval()
-        statements: list[tuple[str, list]] = []
+        inserted: dict[int, str] = {}  # id() of a row inserted alone → SQL for its new id
+        parts: list[str] = []
+        answers: list[str] = []
+        params: list = []
         pending: list[tuple[models.Model, str, models.Model]] = []
-        for kind, what, step_params in self._steps:
+        for n, (kind, what, step_params) in enumerate(self._steps):
             if kind == "sql":
-                statements.append((what, step_params))
+                parts.append(f"w{n} AS ({what})")
+                params.extend(step_params)
                 continue
             meta = what[0]._meta
             fields = _fields(meta)
-            rows, params = [], []
+            pk = quote(meta.pk.column)
+            rows = []
             for obj in what:
                 if obj.pk is not None:
                     raise ValueError("Batch.insert: only new rows without a primary key")
@@ -229,31 +229,15 @@ class Batch:
                         marks.append("%s")
                         params.append(f.get_db_prep_save(f.pre_save(obj, True), connection))
                 rows.append("(" + ", ".join(marks) + ")")
-            table = meta.db_table
-            # A later row of the same table would move its currval(): forget the earlier ones.
-            for key in [k for k, v in inserted.items() if v == _currval(connection, meta)]:
-                del inserted[key]
             if len(what) == 1:
-                inserted[id(what[0])] = _currval(connection, meta)
-            statements.append(
-                (
-                    f"INSERT INTO {quote(table)} ({', '.join(quote(f.column) for f in fields)}) "
-                    f"VALUES {', '.join(rows)} RETURNING {quote(meta.pk.column)}",
-                    params,
-                )
+                inserted[id(what[0])] = f"(SELECT {pk} FROM w{n})"
+            parts.append(
+                f"w{n} AS (INSERT INTO {quote(meta.db_table)} "
+                f"({', '.join(quote(f.column) for f in fields)}) VALUES {', '.join(rows)} "
+                f"RETURNING {pk})"
             )
-        return statements, pending
-
-
-def _currval(connection, meta) -> str:
-    """`currval(…)` of the sequence behind the table's primary key, looked up once."""
-    key = (connection.alias, meta.db_table)
-    if key not in _SEQUENCES:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_get_serial_sequence(%s, %s)", [meta.db_table, meta.pk.column])
-            [(sequence,)] = cursor.fetchall()
-        _SEQUENCES[key] = f"currval('{sequence}')"
-    return _SEQUENCES[key]
+            answers.append(f"SELECT {n}, {pk} FROM w{n}")
+        return f"WITH {', '.join(parts)} {' UNION ALL '.join(answers)}", params, pending
 
 
 _CONVERTERS: dict[tuple[type[models.Model], str], list] = {}

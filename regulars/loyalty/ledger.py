@@ -239,18 +239,21 @@ def _post_all(
     now = batch is None
     batch = batch or Batch()
     batch.insert(entries)
+    # One UPDATE for every account: in PostgreSQL's one-statement batch a row must not be
+    # updated twice.
     cases = " ".join(["WHEN %s THEN %s"] * len(moves))
     ids = ", ".join(["%s"] * len(moves))
-    batch.execute(
-        f"UPDATE {_ACCOUNT_TABLE} SET balance = balance + CASE id {cases} END WHERE id IN ({ids})",
-        [x for move in moves.items() for x in move] + list(moves),
-    )
+    reset = ""
     if resets:
-        batch.execute(
-            f"UPDATE {_ACCOUNT_TABLE} SET expired_through = NULL "
-            f"WHERE id IN ({', '.join(['%s'] * len(resets))})",
-            resets,
+        reset = (
+            f", expired_through = CASE WHEN id IN ({', '.join(['%s'] * len(resets))}) "
+            "THEN NULL ELSE expired_through END"
         )
+    batch.execute(
+        f"UPDATE {_ACCOUNT_TABLE} SET balance = balance + CASE id {cases} END{reset} "
+        f"WHERE id IN ({ids})",
+        [x for move in moves.items() for x in move] + resets + list(moves),
+    )
     if now:
         batch.run()
     return entries

@@ -36,7 +36,7 @@ class SaleRefund:
 
 
 def record_sale(
-    *, idempotency_key: str, also: Callable[[Sale], list[Model]] | None = None, **purchase
+    *, idempotency_key: str, also: Callable[[Sale], list[Model]] | None = None, **fields
 ) -> Sale:
     """Record a purchase and run it through the business's loyalty programs, atomically.
 
@@ -51,8 +51,8 @@ def record_sale(
     the sale before it is written (the API's stored answer for its Idempotency-Key); they
     commit with the sale or not at all.
     """
-    new = new_purchase(idempotency_key=idempotency_key, **purchase)
-    business, cashier = purchase["business"], purchase.get("cashier")
+    new = new_purchase(idempotency_key=idempotency_key, **fields)
+    business, cashier = fields["business"], fields.get("cashier")
     purchase = new.purchase
     purchase.lines_written = new.lines
     try:

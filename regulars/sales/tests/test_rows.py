@@ -1,7 +1,7 @@
 """regulars.lib.rows: the sale path's lean writes and reads, on SQLite and on PostgreSQL.
 
-On PostgreSQL they travel together (one pipeline with prepared statements, or one query
-string with DATABASE_PREPARED off); elsewhere one by one. Either way the results must be the
+On PostgreSQL a batch is one statement and the reads travel together (one pipeline with
+prepared statements, or one query string with DATABASE_PREPARED off); elsewhere one by one. Either way the results must be the
 ORM's, and a failing statement must leave nothing behind.
 """
 
@@ -50,15 +50,15 @@ def test_a_batch_writes_rows_that_point_at_rows_written_before_them(alice_cafe):
         batch.insert(lines)
         batch.insert([entry])
         batch.execute(
-            f"UPDATE {Purchase._meta.db_table} SET external_id = %s WHERE idempotency_key = %s",
-            ["till-7", "k1"],
+            f"UPDATE {Customer._meta.db_table} SET notes = %s WHERE id = %s", ["regular", dora.pk]
         )
         batch.run()
     assert purchase.pk and all(line.pk for line in lines) and entry.pk
     # The objects say what the database says.
     assert [line.purchase_id for line in lines] == [purchase.pk, purchase.pk]
     stored = Purchase.objects.get(pk=purchase.pk)
-    assert stored.external_id == "till-7" and stored.total == Decimal("9.20")
+    assert stored.total == Decimal("9.20") and stored.customer_id == dora.pk
+    assert Customer.objects.get(pk=dora.pk).notes == "regular"
     assert sorted(stored.lines.values_list("pk", "name")) == sorted(
         (line.pk, line.name) for line in lines
     )
