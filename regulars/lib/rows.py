@@ -130,7 +130,11 @@ def read_all(statements: list[tuple[str, list]], *, using: str = "default") -> l
     connection = connections[using]
     results: list[list[tuple]] = []
     if _pipelines(connection) and len(statements) > 1:
-        return [cursor.fetchall() for cursor in _pipeline(connection, statements)]
+        results = []
+        for cursor in _pipeline(connection, statements):
+            with cursor:
+                results.append(cursor.fetchall())
+        return results
     with connection.cursor() as cursor:
         if _joins_statements(connection) and len(statements) > 1:
             cursor.execute("; ".join(sql for sql, _params in statements),
