@@ -26,6 +26,7 @@ from regulars.loyalty.models import (
     Unit,
     Voucher,
     from_units,
+    running_programs,
 )
 from regulars.loyalty.programs.tiers import Tier
 
@@ -137,7 +138,8 @@ def balances(customer: Customer, *, now: datetime | None = None) -> CardSummary:
     """
     now = now or timezone.now()
     summary = CardSummary(customer=customer)
-    programs = list(Program.objects.running_for(customer.business_id))
+    # The per-process cache the sale path reads too: the counter looks a customer up as often.
+    programs = running_programs(customer.business_id)
     if not programs:
         return summary
     by_pk = {p.pk: p for p in programs}
