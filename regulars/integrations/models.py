@@ -6,11 +6,9 @@ import secrets
 
 from django.conf import settings
 from django.db import models
-from django.db.models.signals import post_delete, post_save
-from django.dispatch import receiver
 from django.utils.translation import gettext_lazy as _
 
-from regulars.accounts.models import Business, BusinessOwned
+from regulars.accounts.models import BusinessOwned
 from regulars.lib.codes import new_code
 from regulars.lib.ttlcache import BusinessCache
 
@@ -70,17 +68,7 @@ LISTENING_TTL_S = 5.0
 listening = BusinessCache[bool](LISTENING_TTL_S)
 
 
-@receiver(post_save, sender=WebhookEndpoint, dispatch_uid="integrations.endpoint_saved")
-@receiver(post_delete, sender=WebhookEndpoint, dispatch_uid="integrations.endpoint_deleted")
-def _endpoint_changed(sender, instance: WebhookEndpoint, **kwargs) -> None:
-    listening.forget_now_and_on_commit(instance.business_id)
-
-
-@receiver(post_save, sender=Business, dispatch_uid="integrations.business_saved")
-@receiver(post_delete, sender=Business, dispatch_uid="integrations.business_deleted")
-def _business_changed(sender, instance: Business, **kwargs) -> None:
-    # A new business may reuse the id of one rolled back (SQLite does, in tests).
-    listening.forget(instance.pk)
+listening.follow(WebhookEndpoint, "integrations.endpoints")
 
 
 class WebhookDelivery(BusinessOwned):

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 
 from django.db import transaction
+from django.db.models.signals import post_delete, post_save
 
 
 class BusinessCache[V]:
@@ -47,3 +48,19 @@ class BusinessCache[V]:
         thread may have cached the old rows meanwhile)."""
         self.forget(business_id)
         transaction.on_commit(lambda: self.forget(business_id))
+
+    def follow(self, model, uid: str) -> None:
+        """Forget a business's value whenever one of its `model` rows is saved or deleted (now
+        and on commit), and when the business itself is (a new business may reuse the id of
+        one rolled back: SQLite does, in tests). `uid` names the receivers, once per cache."""
+
+        def row_changed(sender, instance, **kwargs) -> None:
+            self.forget_now_and_on_commit(instance.business_id)
+
+        def business_changed(sender, instance, **kwargs) -> None:
+            self.forget(instance.pk)
+
+        for signal, when in ((post_save, "saved"), (post_delete, "deleted")):
+            signal.connect(row_changed, sender=model, weak=False, dispatch_uid=f"{uid}.{when}")
+            signal.connect(business_changed, sender="accounts.Business", weak=False,
+                           dispatch_uid=f"{uid}.business_{when}")  # fmt: skip

@@ -15,8 +15,6 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
-from django.db.models.signals import post_delete, post_save
-from django.dispatch import receiver
 from django.utils.translation import gettext_lazy as _
 
 from regulars.accounts.models import Business, BusinessOwned, BusinessQuerySet, Location
@@ -175,17 +173,7 @@ def forget_running_programs(business_id: int | None = None) -> None:
     _running.forget(business_id)
 
 
-@receiver(post_save, sender=Program, dispatch_uid="loyalty.program_saved")
-@receiver(post_delete, sender=Program, dispatch_uid="loyalty.program_deleted")
-def _program_changed(sender, instance: Program, **kwargs) -> None:
-    _running.forget_now_and_on_commit(instance.business_id)
-
-
-@receiver(post_save, sender=Business, dispatch_uid="loyalty.business_saved")
-@receiver(post_delete, sender=Business, dispatch_uid="loyalty.business_deleted")
-def _business_changed(sender, instance: Business, **kwargs) -> None:
-    # A new business may reuse the id of one rolled back (SQLite does, in tests).
-    forget_running_programs(instance.pk)
+_running.follow(Program, "loyalty.programs")
 
 
 class Account(BusinessOwned):

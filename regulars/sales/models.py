@@ -6,8 +6,6 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
-from django.db.models.signals import post_delete, post_save
-from django.dispatch import receiver
 from django.utils.translation import gettext_lazy as _
 
 from regulars.accounts.models import Business, BusinessOwned, Location
@@ -64,17 +62,7 @@ def forget_products(business_id: int | None = None) -> None:
     _products.forget(business_id)
 
 
-@receiver(post_save, sender=Product, dispatch_uid="sales.product_saved")
-@receiver(post_delete, sender=Product, dispatch_uid="sales.product_deleted")
-def _product_changed(sender, instance: Product, **kwargs) -> None:
-    _products.forget_now_and_on_commit(instance.business_id)
-
-
-@receiver(post_save, sender=Business, dispatch_uid="sales.business_saved")
-@receiver(post_delete, sender=Business, dispatch_uid="sales.business_deleted")
-def _business_changed(sender, instance: Business, **kwargs) -> None:
-    # A new business may reuse the id of one rolled back (SQLite does, in tests).
-    _products.forget(instance.pk)
+_products.follow(Product, "sales.products")
 
 
 class Purchase(BusinessOwned):
