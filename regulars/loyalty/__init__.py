@@ -3,6 +3,7 @@
 Where to start (every write is one transaction, idempotent by key, refuses other tenants'
 objects with a DomainError naming the field):
 
+    sale.record_sale(business=, customer=, lines= | amount=, idempotency_key=, also=) -> Sale
     ledger.accrue_purchase(purchase=, idempotency_key=, staff=)      -> Accrual
     ledger.redeem(customer=, reward=, idempotency_key=, staff=, location=)  -> Voucher
     ledger.spend_credit(customer=, program=, amount=, idempotency_key=, purchase=, staff=)

@@ -54,7 +54,6 @@ def record_sale(
     new = new_purchase(idempotency_key=idempotency_key, **fields)
     business, cashier = fields["business"], fields.get("cashier")
     purchase = new.purchase
-    purchase.lines_written = new.lines
     try:
         with transaction.atomic():
             batch = Batch()

@@ -46,9 +46,8 @@ class NewPurchase:
             batch.insert([self.timeline])
 
     def written(self) -> Purchase:
-        """The purchase once the batch has run, carrying `lines_written`; announced on commit."""
+        """The purchase once the batch has run, announced on commit."""
         purchase = self.purchase
-        purchase.lines_written = self.lines
         transaction.on_commit(lambda: purchase_recorded.send(sender=Purchase, purchase=purchase))
         return purchase
 
@@ -121,6 +120,9 @@ def new_purchase(
             staff=cashier,
             location=location,
         )
+    # The lines travel with the purchase, so a caller that reads them next (loyalty's accrual,
+    # the API's answer) needs no query for them.
+    purchase.lines_written = rows
     return NewPurchase(purchase, rows, timeline)
 
 
