@@ -103,3 +103,47 @@ def test_read_all_answers_each_statement_and_from_rows_converts_as_the_orm(alice
     for field in Customer._meta.concrete_fields:
         assert getattr(found, field.attname) == getattr(orm, field.attname), field.name
     assert not found._state.adding
+
+
+def test_values_are_saved_as_django_would_save_them(alice_cafe):
+    """The fast conversion of a row's values gives what Django's `get_db_prep_save` gives, for
+    every field of the rows a sale writes, including values of an unexpected type (a lazy
+    translation in a text field, a bool in an integer field) that must take Django's way."""
+    from django.db import connection
+    from django.utils.translation import gettext_lazy
+
+    from regulars.accounts.models import IdempotentRequest
+    from regulars.lib.rows import _db_value, _save_plan
+    from regulars.loyalty.models import Account, LedgerEntry, Program
+
+    business = alice_cafe
+    customer = make_customer(business, name="Ann")
+    purchase, lines = _purchase(business, customer, "prep")
+    purchase.save()
+    program = Program.objects.create(business=business, kind="points", name="Points")
+    account = Account.objects.create(business=business, customer=customer, program=program,
+                                     unit="points")  # fmt: skip
+    rows = [
+        purchase, *lines,
+        LedgerEntry(business=business, account=account, kind="earn", amount=True, at=timezone.now(),
+                    reason=gettext_lazy("Joined"), purchase=purchase, operation="op",
+                    idempotency_key="k"),
+        TimelineEntry(business=business, customer=customer, kind="purchase", at=timezone.now(),
+                      text=gettext_lazy("Purchase"), data={"total": "9.20"}),
+        IdempotentRequest(business=business, key="k", endpoint="e", request_hash="h", status=201,
+                          body={"a": 1}),
+    ]  # fmt: skip
+    fast_paths = 0
+    for row in rows:
+        for entry in _save_plan(row._meta, connection):
+            field = entry[0]
+            expected = field.get_db_prep_save(field.pre_save(row, True), connection)
+            got = _db_value(row, entry, connection)
+            assert type(got) is type(expected), (type(row).__name__, field.name)
+            if not entry[4]:  # auto_now_add: a new now each time
+                assert repr(got) == repr(expected), (type(row).__name__, field.name)
+            fast_paths += bool(entry[2])
+    assert fast_paths >= 10  # most plain fields do take the fast way
+    entry = next(r for r in rows if isinstance(r, LedgerEntry))
+    amount = next(e for e in _save_plan(LedgerEntry._meta, connection) if e[1] == "amount")
+    assert _db_value(entry, amount, connection) == 1  # a bool in an integer field: Django's int
