@@ -347,31 +347,38 @@ class Batch:
         return f"WITH {', '.join(parts)} {' UNION ALL '.join(answers)}", params, pending
 
 
-_CONVERTERS: dict[tuple[type[models.Model], str], list] = {}
+_CONVERTERS: dict[tuple, list] = {}
 
 
-def columns(model: type[models.Model]) -> str:
-    """The SELECT list that `from_rows` reads: every concrete column, in field order."""
-    return ", ".join(f.column for f in model._meta.concrete_fields)
+def columns(model: type[models.Model], names: list[str] | None = None) -> str:
+    """The SELECT list that `from_rows` reads: every concrete column, in field order; or, for
+    `converted`, the columns of the fields named (attnames: `account_id`)."""
+    return ", ".join(f.column for f in _selected(model, names))
 
 
-def from_rows[M: models.Model](
-    model: type[M], rows: list[tuple], *, using: str = "default"
-) -> list[M]:
-    """Instances from plain rows of `SELECT columns(model) …`, converted as the ORM would
-    (SQLite's dates and decimals, JSON, …)."""
+def _selected(model: type[models.Model], names: list[str] | None) -> list:
+    fields = model._meta.concrete_fields
+    if names is None:
+        return list(fields)
+    return [next(f for f in fields if name in (f.attname, f.name)) for name in names]
+
+
+def _converted(
+    model: type[models.Model], names: list[str] | None, rows: list[tuple], using: str
+) -> list[list]:
+    """Each row's values (of `SELECT columns(model, names)`) converted as the ORM would."""
     connection = connections[using]
-    meta = model._meta
-    converters = _CONVERTERS.get((model, using))
+    key = (model, None if names is None else tuple(names), using)
+    converters = _CONVERTERS.get(key)
     if converters is None:
-        converters = _CONVERTERS[(model, using)] = [
+        table = model._meta.db_table
+        converters = _CONVERTERS[key] = [
             (i, col, found)
-            for i, f in enumerate(meta.concrete_fields)
-            if (col := f.get_col(meta.db_table))
+            for i, f in enumerate(_selected(model, names))
+            if (col := f.get_col(table))
             and (found := connection.ops.get_db_converters(col) + f.get_db_converters(connection))
         ]
-    attnames = [f.attname for f in meta.concrete_fields]
-    objs = []
+    out = []
     for row in rows:
         values = list(row)
         for i, col, found in converters:
@@ -379,5 +386,24 @@ def from_rows[M: models.Model](
             for convert in found:
                 value = convert(value, col, connection)
             values[i] = value
-        objs.append(model.from_db(using, attnames, values))
-    return objs
+        out.append(values)
+    return out
+
+
+def converted(
+    model: type[models.Model], names: list[str], rows: list[tuple], *, using: str = "default"
+) -> list[tuple]:
+    """Rows of `SELECT columns(model, names) …` as tuples, each value converted as the ORM
+    would (SQLite's dates and decimals, JSON, …), without building model instances: for reads
+    of many rows where instances would cost more than the read."""
+    return [tuple(values) for values in _converted(model, names, rows, using)]
+
+
+def from_rows[M: models.Model](
+    model: type[M], rows: list[tuple], *, using: str = "default"
+) -> list[M]:
+    """Instances from plain rows of `SELECT columns(model) …`, converted as the ORM would
+    (SQLite's dates and decimals, JSON, …)."""
+    attnames = [f.attname for f in model._meta.concrete_fields]
+    return [model.from_db(using, attnames, values)
+            for values in _converted(model, None, rows, using)]  # fmt: skip
