@@ -843,19 +843,44 @@ def last_undoable(
     *, customer: Customer, now: datetime | None = None, window: timedelta = UNDO_WINDOW
 ) -> LedgerEntry | None:
     """The newest entry of the customer the counter may still undo: written within `window`,
-    an earn, redemption or adjustment, not reversed yet. Pass it to `undo`."""
+    an earn, redemption or adjustment, not reversed yet. Pass it to `undo`.
+
+    Plain SQL, on every scan at the counter: the customer's accounts, then their entries by
+    the account index, named by id. Given the accounts as a join or a subquery instead,
+    PostgreSQL's planner took the time filter for the selective one and read the whole ledger
+    (nothing indexes the time an entry was written).
+    """
     now = now or timezone.now()
-    return (
-        LedgerEntry.objects.filter(
-            account__customer=customer,
-            kind__in=[Kind.EARN, Kind.REDEEM, Kind.ADJUST],
-            created_at__gte=now - window,
-            reversals__isnull=True,
-        )
-        .select_related("account__program")
-        .order_by("-created_at", "-pk")
-        .first()
+    [rows] = read_all([(f"SELECT {_ACCOUNT_COLUMNS} FROM {_ACCOUNT_TABLE} WHERE customer_id = %s",
+                        [customer.pk])])  # fmt: skip
+    accounts = {a.pk: a for a in from_rows(Account, rows)}
+    if not accounts:
+        return None
+    kinds = [Kind.EARN, Kind.REDEEM, Kind.ADJUST]
+    since = connection.ops.adapt_datetimefield_value(now - window)
+    [found] = read_all(
+        [(_LAST_UNDOABLE_SQL.format(marks=", ".join(["%s"] * len(accounts))),
+          [*accounts, *kinds, since])]
+    )  # fmt: skip
+    if not found:
+        return None
+    [entry] = from_rows(LedgerEntry, found)
+    entry.account = account = accounts[entry.account_id]
+    running = {p.pk: p for p in running_programs(customer.business_id)}
+    account.program = running.get(account.program_id) or Program.objects.get(
+        pk=account.program_id
     )
+    account.customer = customer
+    return entry
+
+
+_LEDGER_TABLE = LedgerEntry._meta.db_table
+_LAST_UNDOABLE_SQL = (
+    f"SELECT {columns(LedgerEntry)} FROM {_LEDGER_TABLE} e WHERE account_id IN ({{marks}}) "
+    "AND kind IN (%s, %s, %s) AND created_at >= %s AND NOT EXISTS "
+    f"(SELECT 1 FROM {_LEDGER_TABLE} r WHERE r.reverses_id = e.id) "
+    "ORDER BY created_at DESC, id DESC LIMIT 1"
+)
 
 
 # --- bonuses and corrections --------------------------------------------------------------

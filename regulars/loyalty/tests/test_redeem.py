@@ -279,5 +279,20 @@ def test_the_counter_finds_the_last_action_it_may_undo(points, cake_reward, dora
     voucher = redeem(customer=dora, reward=cake_reward, idempotency_key="r1")
     assert last_undoable(customer=dora) == voucher.entry
     undo(entry=voucher.entry, staff=bob, idempotency_key="u1")
-    assert last_undoable(customer=dora).kind == "adjust"
+    last = last_undoable(customer=dora)
+    assert last.kind == "adjust"
+    assert (last.account.customer, last.account.program) == (dora, points)
     assert last_undoable(customer=dora, now=timezone.now() + timedelta(minutes=6)) is None
+
+
+def test_the_last_action_is_the_customers_own(points, dora, alice_cafe):
+    from conftest import make_customer
+    from regulars.loyalty.ledger import last_undoable
+
+    eve = make_customer(alice_cafe, name="Eve")
+    assert last_undoable(customer=eve) is None
+    give(dora, points, 60)
+    assert last_undoable(customer=eve) is None
+    give(eve, points, 5)
+    assert last_undoable(customer=eve).amount == 5
+    assert last_undoable(customer=dora).amount == 60
