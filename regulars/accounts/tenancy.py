@@ -17,6 +17,7 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from regulars.accounts.models import Business, Membership, Role
+from regulars.lib.rows import columns, from_rows, read_all
 
 
 def business_view(role: str = Role.CASHIER) -> Callable:
@@ -26,11 +27,7 @@ def business_view(role: str = Role.CASHIER) -> Callable:
         @login_required
         @wraps(view)
         def wrapper(request: HttpRequest, slug: str, *args, **kwargs) -> HttpResponse:
-            membership = (
-                Membership.objects.select_related("business")
-                .filter(user=request.user, business__slug=slug)
-                .first()
-            )
+            membership = _membership(request.user.pk, slug)
             if membership is None:
                 raise Http404("No such business")
             if not membership.allows(role):
@@ -45,6 +42,27 @@ def business_view(role: str = Role.CASHIER) -> Callable:
         return wrapper
 
     return decorator
+
+
+_MEMBERSHIP_FIELDS = len(Membership._meta.concrete_fields)
+_MEMBERSHIP_SQL = (
+    f"SELECT {columns(Membership, alias='m')}, {columns(Business, alias='b')} "
+    f"FROM {Membership._meta.db_table} m JOIN {Business._meta.db_table} b "
+    "ON b.id = m.business_id WHERE m.user_id = %s AND b.slug = %s"
+)
+
+
+def _membership(user_id: int, slug: str) -> Membership | None:
+    """The user's membership of the business with this slug, with the business.
+
+    Plain SQL: every business page asks, and compiling the ORM query cost more than the
+    database's answer."""
+    [rows] = read_all([(_MEMBERSHIP_SQL, [user_id, slug])])
+    if not rows:
+        return None
+    [membership] = from_rows(Membership, [rows[0][:_MEMBERSHIP_FIELDS]])
+    [membership.business] = from_rows(Business, [rows[0][_MEMBERSHIP_FIELDS:]])
+    return membership
 
 
 def get_for_business[M: Model](

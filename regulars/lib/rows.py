@@ -350,10 +350,12 @@ class Batch:
 _CONVERTERS: dict[tuple, list] = {}
 
 
-def columns(model: type[models.Model], names: list[str] | None = None) -> str:
+def columns(model: type[models.Model], names: list[str] | None = None, *, alias: str = "") -> str:
     """The SELECT list that `from_rows` reads: every concrete column, in field order; or, for
-    `converted`, the columns of the fields named (attnames: `account_id`)."""
-    return ", ".join(f.column for f in _selected(model, names))
+    `converted`, the columns of the fields named (attnames: `account_id`). `alias` qualifies
+    them, for a join (`from_rows` of each model's slice of the row)."""
+    prefix = f"{alias}." if alias else ""
+    return ", ".join(prefix + f.column for f in _selected(model, names))
 
 
 def _selected(model: type[models.Model], names: list[str] | None) -> list:

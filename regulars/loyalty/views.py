@@ -78,12 +78,19 @@ def _customer(request: HttpRequest, code: str) -> Customer:
     return get_for_business(Customer, request.business, code=code)
 
 
-def _location(request: HttpRequest, chosen: str = "") -> Location | None:
+def _locations(business) -> list[Location]:
+    return list(Location.objects.for_business(business).order_by("name"))
+
+
+def _location(
+    request: HttpRequest, chosen: str = "", locations: list[Location] | None = None
+) -> Location | None:
     """The location the counter stands in: the one chosen on the sale form (remembered in the
-    session), or the business's only or first one."""
+    session), or the business's only or first one. `locations`: the business's, when read."""
     key = LOCATION_SESSION_KEY % request.business.slug
     code = chosen or request.session.get(key, "")
-    locations = list(Location.objects.for_business(request.business).order_by("name"))
+    if locations is None:
+        locations = _locations(request.business)
     found = next((loc for loc in locations if loc.code == code), None)
     if found is not None and chosen:
         request.session[key] = found.code
@@ -107,7 +114,7 @@ def _panel(
     business = request.business
     card = balances(customer)
     last = last_undoable(customer=customer)
-    locations = list(Location.objects.for_business(business).order_by("name"))
+    locations = _locations(business)
     context = {
         "customer": customer,
         "card": card,
@@ -118,7 +125,7 @@ def _panel(
         "sale_form": sale_form or SaleForm(business=business),
         "quick": quick_products(business),
         "locations": locations if len(locations) > 1 else [],
-        "location": _location(request) if len(locations) > 1 else None,
+        "location": _location(request, locations=locations) if len(locations) > 1 else None,
         "last": last,
         "last_text": _describe_action(last, business.currency) if last else "",
         "undo_key": new_key(),
