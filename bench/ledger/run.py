@@ -19,10 +19,12 @@ process:
    here when missing and apt-get can; its C event loop leaves the two cores to the server
    being measured), or 8 Python threads without it; then re-sends some keys, which must
    record nothing new; stops it;
-4. records 300 purchases for each of 10 regulars (service layer, 8 clients), then times the
-   counter lookup server-side: card code → customer → `card.balances` (balances, stamps, tier,
-   rewards, vouchers, promo cards), for customers with some history and for those regulars,
-   whose hundreds of ledger entries the lookup reads for the next expiry;
+4. times the counter lookup server-side: card code → customer → `card.balances` (balances,
+   stamps, tier, rewards, vouchers, promo cards), for customers with some history and for 10
+   regulars given 300 purchases each before the server started (service layer, 8 clients),
+   whose hundreds of ledger entries the lookup reads for the next expiry; and, while the server
+   runs, the whole scan as a cashier sees it, over HTTP: the counter's page for a regular's card
+   code (session cookie, as htmx asks for it);
 5. verifies the ledger: `verify_ledger` clean, purchases = the successes, earn entries = two a
    purchase (points and stamps). wrk stops at its deadline with up to one request a
    connection unanswered, which the server may still record: every 201 must be recorded, and
@@ -30,7 +32,8 @@ process:
 
 It prints purchases/second and p50/p99 latency per configuration, then one JSON line with
 `http_pg_purchases_per_s`, `http_pg_p50_ms`, `http_pg_p99_ms` (8 clients), `lookup_ms` (p50 on
-PostgreSQL), `lookup_regular_ms` (p50 for the regulars), `ledger_ok` and the rest. Targets on a
+PostgreSQL), `lookup_regular_ms` (p50 for the regulars), `scan_page_pg_ms` (p50 of the scan
+page over HTTP), `ledger_ok` and the rest. Targets on a
 2-core machine: ≥ 500 purchases/s over HTTP on PostgreSQL with p99 < 50 ms; lookup < 20 ms.
 """
 
@@ -381,6 +384,43 @@ def _resend(port: int, token: str, sent: list, how_many: int) -> int:
     return wrong
 
 
+def _cashier_session(business) -> str:
+    """A logged-in cashier's session key (database sessions, which the server reads too)."""
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.sessions.backends.db import SessionStore
+
+    from regulars.accounts.models import Membership, User
+
+    user = User.objects.create_user(username="bench-cashier", password=uuid.uuid4().hex)
+    Membership.objects.create(user=user, business=business, role="cashier")
+    session = SessionStore()
+    session[SESSION_KEY] = str(user.pk)
+    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    session.create()
+    return session.session_key
+
+
+def _scan_pages(port: int, session_key: str, regulars: list, samples: int) -> dict:
+    """The counter's scan as the cashier sees it: the card code typed into the counter's field
+    (GET …/loyalty/counter/?q=<code>, as htmx sends it) → the customer's panel, over HTTP."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    headers = {"Cookie": f"sessionid={session_key}", "HX-Request": "true"}
+    scans = (regulars * (samples // len(regulars) + 1))[:samples]
+    times = []
+    for customer in regulars[:3] + scans:  # the first three warm the connection and the worker
+        started = time.perf_counter()
+        connection.request("GET", f"/b/{SLUG}/loyalty/counter/?q={customer.card_code}",
+                           headers=headers)  # fmt: skip
+        response = connection.getresponse()
+        body = response.read()
+        times.append(time.perf_counter() - started)
+        if response.status != 200 or customer.name.encode() not in body:
+            raise RuntimeError(f"the counter did not show {customer.name}: {response.status}")
+    times = times[3:]
+    return _latency(times, sum(times), len(times), 0)
+
+
 def _lookup(business, samples: int, customers=None) -> dict:
     """Server time of the counter's scan: card code → customer with everything on the card.
 
@@ -428,6 +468,12 @@ def child(args) -> dict:
     out: dict = {"vendor": connection.vendor, "customers_s": round(built["customers_s"], 2)}
     out["service_1"] = _service(business, customers, 1, 200 if quick else 1000, limit)
     out["service_8"] = _service(business, customers, CLIENTS, 400 if quick else 3000, limit)
+    # Regulars of years: REGULARS customers with REGULAR_VISITS purchases each (a ledger entry
+    # a purchase in each of points and stamps). The counter scans them most.
+    regulars = customers[:REGULARS]
+    visits = REGULAR_VISITS // (4 if quick else 1)
+    out["regulars"] = _service(business, regulars, CLIENTS, REGULARS * visits, 300.0)
+    session_key = _cashier_session(business)
     connection.close()
 
     process, port = _start_server(args.workers, args.threads)
@@ -442,14 +488,11 @@ def child(args) -> dict:
             out["http_8"] = _http(port, token, pool, CLIENTS, 800 if quick else 5000, limit, sent)
             out["http_8"]["generator"] = "python threads"
         out["resent_wrong"] = _resend(port, token, sent, 50)
+        out["scan_page"] = _scan_pages(port, session_key, regulars, 100 if quick else 300)
+        out["scan_page"]["visits"] = visits
     finally:
         _stop_server(process)
 
-    # Regulars of years: REGULARS customers with REGULAR_VISITS purchases each (a ledger entry
-    # a purchase in each of points and stamps). The counter scans them most.
-    regulars = customers[:REGULARS]
-    visits = REGULAR_VISITS // (4 if quick else 1)
-    out["regulars"] = _service(business, regulars, CLIENTS, REGULARS * visits, 300.0)
     out["lookup"] = _lookup(business, 100 if quick else 300)
     out["lookup_regulars"] = _lookup(business, 100 if quick else 300, regulars)
     out["lookup_regulars"]["visits"] = visits
@@ -519,6 +562,11 @@ def _report(label: str, result: dict) -> None:
         f"{result['regulars']['per_s']:.0f}/s to record): "
         f"p50 {regular['p50_ms']:.2f} ms  p99 {regular['p99_ms']:.2f} ms"
     )
+    page = result["scan_page"]
+    print(
+        f"{label:10} counter scan of a regular over HTTP (card code → the customer's panel): "
+        f"p50 {page['p50_ms']:.2f} ms  p99 {page['p99_ms']:.2f} ms"
+    )
     print(
         f"{label:10} ledger: {'OK' if result['ledger_ok'] else 'PROBLEMS'} — "
         f"{result['purchases']} purchases for {result['succeeded']} successes, "
@@ -581,6 +629,9 @@ def main() -> None:
         "lookup_sqlite_ms": lite["lookup"]["p50_ms"] if lite else None,
         "lookup_regular_ms": pg["lookup_regulars"]["p50_ms"] if pg else None,
         "lookup_regular_sqlite_ms": lite["lookup_regulars"]["p50_ms"] if lite else None,
+        "scan_page_pg_ms": pg["scan_page"]["p50_ms"] if pg else None,
+        "scan_page_pg_p99_ms": pg["scan_page"]["p99_ms"] if pg else None,
+        "scan_page_sqlite_ms": lite["scan_page"]["p50_ms"] if lite else None,
         "http_pg_generator": pg["http_8"].get("generator") if pg else None,
         "workers": args.workers,
         "threads": args.threads,
@@ -590,8 +641,8 @@ def main() -> None:
         print(
             f"targets: HTTP on PostgreSQL {summary['http_pg_purchases_per_s']} purchases/s "
             f"(≥ {TARGET_HTTP_PER_S}), p99 {summary['http_pg_p99_ms']} ms (< {TARGET_P99_MS}); "
-            f"lookup {summary['lookup_ms']} ms, of a regular {summary['lookup_regular_ms']} ms "
-            f"(< {TARGET_LOOKUP_MS})"
+            f"lookup {summary['lookup_ms']} ms, of a regular {summary['lookup_regular_ms']} ms, "
+            f"the scan page over HTTP {summary['scan_page_pg_ms']} ms (< {TARGET_LOOKUP_MS})"
         )
     print(json.dumps(summary))
 
