@@ -55,7 +55,7 @@ def entries_from(rows: list[tuple]) -> list[LotEntry]:
     return [LotEntry._make(row) for row in converted(LedgerEntry, _LOT_FIELDS, rows)]
 
 
-@dataclass
+@dataclass(slots=True)
 class Lot:
     entry: LedgerEntry | LotEntry
     reversed: int = 0  # taken back by refunds or undo
@@ -155,7 +155,9 @@ def book(entries: Iterable[LedgerEntry | LotEntry]) -> Book:
             debit += -e.amount - reversed_by[e.pk]
     left = debit
     for lot in lots:
-        take = min(max(lot.net - lot.expired, 0), left)
+        # lot.net - lot.expired, without the properties: this runs for every lot of a regular
+        # of years on each scan at the counter.
+        take = min(max(lot.entry.amount - lot.reversed - lot.expired, 0), left)
         lot.consumed = take
         left -= take
     return Book(lots=lots, debit=debit, uncovered=left, reversals=dict(reversed_by))
