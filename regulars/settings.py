@@ -85,6 +85,14 @@ DATABASES = {
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
+# Django's database sessions and ModelBackend, with plain-SQL reads of the session and the user
+# on every page (regulars/accounts/sessions.py). ModelBackend stays listed so that sessions
+# logged in through it keep working; new logins go through the first.
+SESSION_ENGINE = "regulars.accounts.sessions"
+AUTHENTICATION_BACKENDS = [
+    "regulars.accounts.sessions.Backend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},

@@ -395,7 +395,7 @@ def _cashier_session(business) -> str:
     Membership.objects.create(user=user, business=business, role="cashier")
     session = SessionStore()
     session[SESSION_KEY] = str(user.pk)
-    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    session[BACKEND_SESSION_KEY] = "regulars.accounts.sessions.Backend"
     session[HASH_SESSION_KEY] = user.get_session_auth_hash()
     session.create()
     return session.session_key
