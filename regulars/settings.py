@@ -86,13 +86,11 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
 # Django's database sessions and ModelBackend, with plain-SQL reads of the session and the user
-# on every page (regulars/accounts/sessions.py). ModelBackend stays listed so that sessions
-# logged in through it keep working; new logins go through the first.
+# on every page (regulars/accounts/sessions.py). One backend only: Django tries each listed
+# backend on a failed login, and each would hash the password again. Sessions logged in through
+# Django's own ModelBackend (before this) are asked to log in once more.
 SESSION_ENGINE = "regulars.accounts.sessions"
-AUTHENTICATION_BACKENDS = [
-    "regulars.accounts.sessions.Backend",
-    "django.contrib.auth.backends.ModelBackend",
-]
+AUTHENTICATION_BACKENDS = ["regulars.accounts.sessions.Backend"]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},

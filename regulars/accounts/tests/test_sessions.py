@@ -42,6 +42,25 @@ def test_an_unknown_session_key_is_nobody(client, alice, alice_cafe):
     assert _home(client) == 302
 
 
-def test_sessions_logged_in_through_modelbackend_keep_working(client, alice, alice_cafe):
-    client.force_login(alice, backend="django.contrib.auth.backends.ModelBackend")
-    assert _home(client) == 200
+def test_a_session_of_the_former_backend_is_asked_to_log_in_again(client, alice, alice_cafe):
+    client.force_login(alice)
+    session = client.session
+    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    session.save()
+    assert _home(client) == 302
+
+
+def test_a_failed_login_checks_the_password_once(client, alice, alice_cafe, monkeypatch):
+    from regulars.accounts.models import User
+
+    checks = []
+    check_password = User.check_password
+
+    def counted(self, raw):
+        checks.append(raw)
+        return check_password(self, raw)
+
+    monkeypatch.setattr(User, "check_password", counted)
+    response = client.post("/login/", {"username": "alice", "password": "wrong"})
+    assert response.status_code == 200  # the form again, with its error
+    assert checks == ["wrong"]
