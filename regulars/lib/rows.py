@@ -131,6 +131,11 @@ def _db_value(obj: models.Model, entry: tuple, connection):
     return field.get_db_prep_save(value, connection)
 
 
+def marks(values) -> str:
+    """One `%s` placeholder per value, comma-separated: for `IN (…)` and `VALUES (…)`."""
+    return ", ".join(["%s"] * len(values))
+
+
 def _connection(model: type[models.Model]):
     return connections[router.db_for_write(model)]
 
@@ -153,7 +158,7 @@ def insert_rows[M: models.Model](objs: list[M], *, ignore_conflicts: bool = Fals
     sql = _INSERT_SQL.get((model, connection.alias, len(objs), ignore_conflicts))
     if sql is None:
         quote = connection.ops.quote_name
-        row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+        row = f"({marks(fields)})"
         sql = _INSERT_SQL[(model, connection.alias, len(objs), ignore_conflicts)] = (
             f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
             f"VALUES {', '.join([row] * len(objs))} "
@@ -231,7 +236,6 @@ def read_all(statements: list[tuple[str, list]], *, using: str = "default") -> l
     connection = connections[using]
     results: list[list[tuple]] = []
     if _pipelines(connection) and len(statements) > 1:
-        results = []
         for cursor in _pipeline(connection, statements):
             with cursor:
                 results.append(cursor.fetchall())
@@ -321,7 +325,7 @@ class Batch:
                 if obj.pk is not None:
                     raise ValueError("Batch.insert: only new rows without a primary key")
                 _point_at_saved(obj, meta)
-                marks = []
+                values = []
                 for entry in plan:
                     f = entry[0]
                     related = (
@@ -330,12 +334,12 @@ class Batch:
                         else None
                     )
                     if related is not None and id(related) in inserted:
-                        marks.append(inserted[id(related)])
+                        values.append(inserted[id(related)])
                         pending.append((obj, f.attname, related))
                     else:
-                        marks.append("%s")
+                        values.append("%s")
                         params.append(_db_value(obj, entry, connection))
-                rows.append("(" + ", ".join(marks) + ")")
+                rows.append("(" + ", ".join(values) + ")")
             if len(what) == 1:
                 inserted[id(what[0])] = f"(SELECT {pk} FROM w{n})"
             parts.append(

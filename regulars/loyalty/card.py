@@ -16,7 +16,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from regulars.customers.models import Customer
-from regulars.lib.rows import columns, from_rows, read_all
+from regulars.lib.rows import columns, from_rows, marks, read_all
 from regulars.loyalty import lots as lotbook
 from regulars.loyalty.models import (
     Account,
@@ -153,24 +153,21 @@ def balances(customer: Customer, *, now: datetime | None = None) -> CardSummary:
     expiring_programs = [p.pk for p in programs if p.expiry_days is not None]
     spendable = [p.pk for p in programs if p.kind in (Program.Kind.POINTS, Program.Kind.STAMPS)]
     at = connection.ops.adapt_datetimefield_value(now)
-    reads = [
-        _ACCOUNTS_SQL.format(marks=_marks(by_pk)),
-        [customer.pk, *by_pk],
-        _PENDING_SQL.format(marks=_marks(by_pk)),
-        [customer.pk, *by_pk, at],
+    statements = [
+        (_ACCOUNTS_SQL.format(marks=marks(by_pk)), [customer.pk, *by_pk]),
+        (_PENDING_SQL.format(marks=marks(by_pk)), [customer.pk, *by_pk, at]),
     ]
-    statements = [(reads[0], reads[1]), (reads[2], reads[3])]
     if expiring_programs:
         statements.append(
             lotbook.entries_query(
                 f"SELECT id FROM {_ACCOUNT_TABLE} WHERE customer_id = %s "
-                f"AND program_id IN ({_marks(expiring_programs)})",
+                f"AND program_id IN ({marks(expiring_programs)})",
                 [customer.pk, *expiring_programs],
             )
         )
     if spendable:
         statements.append(
-            (_REWARDS_SQL.format(marks=_marks(spendable)), [customer.business_id, *spendable])
+            (_REWARDS_SQL.format(marks=marks(spendable)), [customer.business_id, *spendable])
         )
     statements.append((_VOUCHERS_SQL, [customer.pk, Voucher.Status.ISSUED, at]))
     statements.append((_PROMO_CARDS_SQL, [customer.pk, PromoCard.Status.ISSUED, at]))
@@ -267,10 +264,6 @@ def balances(customer: Customer, *, now: datetime | None = None) -> CardSummary:
     summary.vouchers = vouchers
     summary.promo_cards = promo_cards
     return summary
-
-
-def _marks(values) -> str:
-    return ", ".join(["%s"] * len(values))
 
 
 _ACCOUNT_TABLE = Account._meta.db_table

@@ -32,7 +32,7 @@ from django.utils.translation import gettext as _
 
 from regulars.accounts.models import Location, Membership
 from regulars.customers.models import Customer, TimelineEntry
-from regulars.lib.rows import Batch, columns, from_rows, insert_rows, read_all
+from regulars.lib.rows import Batch, columns, from_rows, insert_rows, marks, read_all
 from regulars.loyalty import lots as lotbook
 from regulars.loyalty.errors import LoyaltyConflict, LoyaltyError
 from regulars.loyalty.models import (
@@ -242,11 +242,11 @@ def _post_all(
     # One UPDATE for every account: in PostgreSQL's one-statement batch a row must not be
     # updated twice.
     cases = " ".join(["WHEN %s THEN %s"] * len(moves))
-    ids = ", ".join(["%s"] * len(moves))
+    ids = marks(moves)
     reset = ""
     if resets:
         reset = (
-            f", expired_through = CASE WHEN id IN ({', '.join(['%s'] * len(resets))}) "
+            f", expired_through = CASE WHEN id IN ({marks(resets)}) "
             "THEN NULL ELSE expired_through END"
         )
     batch.execute(
@@ -513,7 +513,7 @@ def _accounts_query(customer_id: int, program_ids: set[int]) -> tuple[str, list]
     lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
     return (
         f"SELECT {_ACCOUNT_COLUMNS} FROM {_ACCOUNT_TABLE} WHERE customer_id = %s AND program_id IN "
-        f"({', '.join(['%s'] * len(program_ids))}) ORDER BY id{lock}",
+        f"({marks(program_ids)}) ORDER BY id{lock}",
         [customer_id, *sorted(program_ids)],
     )
 
@@ -859,7 +859,7 @@ def last_undoable(
     kinds = [Kind.EARN, Kind.REDEEM, Kind.ADJUST]
     since = connection.ops.adapt_datetimefield_value(now - window)
     [found] = read_all(
-        [(_LAST_UNDOABLE_SQL.format(marks=", ".join(["%s"] * len(accounts))),
+        [(_LAST_UNDOABLE_SQL.format(marks=marks(accounts)),
           [*accounts, *kinds, since])]
     )  # fmt: skip
     if not found:

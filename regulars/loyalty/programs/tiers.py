@@ -27,7 +27,7 @@ from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
 from regulars.accounts.models import Business
-from regulars.lib.rows import columns, from_rows
+from regulars.lib.rows import columns, from_rows, marks
 from regulars.loyalty.models import Program, TierStatus
 from regulars.loyalty.programs import register
 from regulars.loyalty.programs.base import (
@@ -268,7 +268,7 @@ def status_query(programs: list[Program], customer_id: int, *, lock: bool) -> tu
     lock_sql = " FOR UPDATE" if lock and connection.features.has_select_for_update else ""
     return (
         f"SELECT {_STATUS_COLUMNS} FROM {TierStatus._meta.db_table} WHERE customer_id = %s "
-        f"AND program_id IN ({', '.join(['%s'] * len(tiered))}) ORDER BY id{lock_sql}",
+        f"AND program_id IN ({marks(tiered)}) ORDER BY id{lock_sql}",
         [customer_id, *tiered],
     )
 
